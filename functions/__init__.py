@@ -1,0 +1,1 @@
+"""duetime: delayed and scheduled HTTP delivery, wire-compatible with QStash v2."""

@@ -1,0 +1,32 @@
+"""Bearer-token check: tokens are compared as sha256 digests, in constant time."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Iterable
+
+from functions.errors import UnauthorizedError
+from functions.keys import hash_token
+
+
+def bearer_token(authorization: str | None, query_token: str | None = None) -> str:
+    """The token from `Authorization: Bearer …` or QStash's `qstash_token` query parameter."""
+    if authorization:
+        scheme, _, token = authorization.strip().partition(" ")
+        if scheme.lower() == "bearer" and token.strip():
+            return token.strip()
+        raise UnauthorizedError("Authorization header must be 'Bearer <token>'")
+    if query_token:
+        return query_token.strip()
+    raise UnauthorizedError("missing Authorization: Bearer <token>")
+
+
+def authenticate(token: str, accepted_hashes: Iterable[str]) -> None:
+    """Raise UnauthorizedError unless `token` hashes to one of `accepted_hashes`."""
+    presented = hash_token(token).encode()
+    # Compare against every hash without stopping early, so timing tells nothing.
+    matched = False
+    for accepted in accepted_hashes:
+        matched |= hmac.compare_digest(presented, accepted.encode())
+    if not matched:
+        raise UnauthorizedError("invalid token")

@@ -1,0 +1,60 @@
+"""Environment parsed once into typed settings (the handlers' only view of configuration)."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from functions import timeouts
+
+
+class Settings(BaseModel):
+    """What a duetime function needs to know about its deployment."""
+
+    model_config = ConfigDict(frozen=True)
+
+    table_name: str
+    queue_url: str
+    queue_arn: str
+    schedule_group: str
+    scheduler_role_arn: str
+    signing_keys_secret_id: str
+    token_secret_id: str | None = None
+    # sha256 hex digests of API tokens, comma-separated in the environment.
+    token_sha256: tuple[str, ...] = ()
+    dev_mode: bool = False
+    max_body_bytes: int = 262_144
+    default_retries: int = 3
+    delivery_timeout_seconds: int = timeouts.DELIVERY_TIMEOUT_MAX_SECONDS
+    secret_cache_seconds: int = 60
+    # Within this horizon a timer is an SQS delay; beyond it an EventBridge one-time schedule.
+    sqs_horizon_seconds: int = 900
+    # EventBridge schedules fire this far ahead of due (its precision is a minute).
+    eventbridge_lead_seconds: int = 120
+    region: str = Field(default="us-east-1")
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        e = dict(os.environ if env is None else env)
+        hashes = tuple(h.strip().lower() for h in e.get("DUETIME_TOKEN_SHA256", "").split(",") if h.strip())
+        return cls(
+            table_name=e["DUETIME_TABLE_NAME"],
+            queue_url=e["DUETIME_QUEUE_URL"],
+            queue_arn=e["DUETIME_QUEUE_ARN"],
+            schedule_group=e["DUETIME_SCHEDULE_GROUP"],
+            scheduler_role_arn=e["DUETIME_SCHEDULER_ROLE_ARN"],
+            signing_keys_secret_id=e["DUETIME_SIGNING_KEYS_SECRET_ID"],
+            token_secret_id=e.get("DUETIME_TOKEN_SECRET_ID") or None,
+            token_sha256=hashes,
+            dev_mode=e.get("DUETIME_DEV_MODE", "").lower() in {"1", "true", "yes"},
+            max_body_bytes=int(e.get("DUETIME_MAX_BODY_BYTES", "262144")),
+            region=e.get("AWS_REGION") or e.get("AWS_DEFAULT_REGION") or "us-east-1",
+        )
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    """Settings of this execution environment, read once per cold start."""
+    return Settings.from_env()

@@ -1,0 +1,43 @@
+"""Which destinations duetime may call: the SSRF guard, checked on the resolved address."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from urllib.parse import urlsplit
+
+from functions.errors import DestinationRefusedError
+
+# Cloud metadata endpoints are link-local or private, but name them so the refusal says why.
+_METADATA = {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}
+
+
+def _refusal(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    if address in _METADATA:
+        return "a cloud metadata address"
+    if address.is_loopback:
+        return "a loopback address"
+    if address.is_link_local:
+        return "a link-local address"
+    if address.is_private or address.is_reserved or address.is_unspecified or address.is_multicast:
+        return "a private or reserved address"
+    return None
+
+
+def check_destination(url: str, *, allow_private: bool) -> None:
+    """Refuse `url` if its host resolves to an internal address (unless in dev mode)."""
+    if allow_private:
+        return
+    host = urlsplit(url).hostname or ""
+    port = urlsplit(url).port or 443
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise DestinationRefusedError(f"destination host {host!r} does not resolve") from exc
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0])
+        reason = _refusal(address)
+        if reason:
+            raise DestinationRefusedError(
+                f"destination {host!r} resolves to {address}, {reason}; refused outside dev mode"
+            )

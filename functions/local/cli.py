@@ -1,0 +1,62 @@
+"""The `duetime` command."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+
+from functions.local.defaults import DEV_PORT, DEV_SIGNING_KEYS, DEV_TOKEN
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="duetime")
+    commands = parser.add_subparsers(dest="command", required=True)
+    dev = commands.add_parser("dev", help="run duetime offline on 127.0.0.1 (moto stands in for AWS)")
+    dev.add_argument("--host", default="127.0.0.1")
+    dev.add_argument("--port", type=int, default=DEV_PORT)
+    dev.add_argument("--token", default=DEV_TOKEN, help="API token (default: QStash dev token)")
+    dev.add_argument("--current-signing-key", default=DEV_SIGNING_KEYS.current)
+    dev.add_argument("--next-signing-key", default=DEV_SIGNING_KEYS.next)
+    dev.add_argument(
+        "--eventbridge-jitter",
+        action="store_true",
+        help="fire EventBridge schedules 0-59 s late, as EventBridge may",
+    )
+    dev.add_argument("--workers", type=int, default=8, help="concurrent dispatch invocations")
+    return parser
+
+
+def _dev(args: argparse.Namespace) -> int:
+    from functions.local.devserver import DevServer
+    from functions.signing import SigningKeys
+
+    server = DevServer(
+        host=args.host,
+        port=args.port,
+        token=args.token.strip(),
+        keys=SigningKeys.from_raw(args.current_signing_key, args.next_signing_key),
+        eventbridge_jitter=args.eventbridge_jitter,
+        workers=args.workers,
+    )
+    server.start()
+    print("duetime dev server is running (moto in-process; state is lost on exit)", flush=True)
+    print(server.banner(), flush=True)
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    signal.signal(signal.SIGINT, lambda *_: stopped.set())
+    stopped.wait()
+    server.stop()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "dev":
+        return _dev(args)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""`duetime dev`: the four handlers on 127.0.0.1 with moto in-process standing in for AWS."""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, field
+from http.server import ThreadingHTTPServer
+
+import boto3
+from moto import mock_aws
+
+from functions import runtime
+from functions.local import moto_atomic
+from functions.local.defaults import DEV_PORT, DEV_SIGNING_KEYS, DEV_TOKEN
+from functions.local.gateway import serve
+from functions.local.pump import QueuePump, SchedulerClock
+from functions.local.resources import REGION, LocalResources, fake_credentials, provision
+from functions.signing import SigningKeys, webhook_secret
+
+
+@dataclass
+class DevServer:
+    host: str = "127.0.0.1"
+    port: int = DEV_PORT
+    token: str = DEV_TOKEN
+    keys: SigningKeys = DEV_SIGNING_KEYS
+    eventbridge_jitter: bool = False
+    workers: int = 8
+    resources: LocalResources | None = field(default=None, init=False)
+    _http: ThreadingHTTPServer | None = field(default=None, init=False)
+    _parts: list[QueuePump | SchedulerClock] = field(default_factory=list, init=False)
+
+    @property
+    def url(self) -> str:
+        assert self._http is not None, "start() first"
+        return f"http://{self.host}:{self._http.server_address[1]}"
+
+    def start(self) -> None:
+        fake_credentials()
+        moto_atomic.install()
+        self._mock = mock_aws()
+        self._mock.start()
+        self.resources = provision(self.keys)
+        os.environ.update(self.resources.environment(token=self.token))
+        runtime.reset()
+        # Imported after the environment is set: handlers read it once, as on a cold start.
+        from functions.handlers import dispatch, schedule
+
+        sqs = boto3.client("sqs", region_name=REGION)
+        self._parts = [
+            QueuePump(
+                sqs=sqs,
+                queue_url=self.resources.queue_url,
+                queue_arn=self.resources.queue_arn,
+                handler=dispatch.handler,
+                workers=self.workers,
+                function_name="duetime-dispatch",
+            ),
+            SchedulerClock(
+                scheduler=boto3.client("scheduler", region_name=REGION),
+                sqs=sqs,
+                group=self.resources.schedule_group,
+                jitter=self.eventbridge_jitter,
+            ),
+        ]
+        for part in self._parts:
+            part.start()
+        self._http = serve(schedule.handler, host=self.host, port=self.port)
+        threading.Thread(target=self._http.serve_forever, name="http", daemon=True).start()
+
+    def stop(self) -> None:
+        if self._http:
+            self._http.shutdown()
+            self._http.server_close()
+        for part in self._parts:
+            part.stop()
+        self._mock.stop()
+
+    def banner(self) -> str:
+        """Copy-and-paste configuration for an app and its receiver."""
+        return "\n".join(
+            [
+                f"QSTASH_URL={self.url}",
+                f"QSTASH_TOKEN={self.token}",
+                f"QSTASH_CURRENT_SIGNING_KEY={self.keys.current}",
+                f"QSTASH_NEXT_SIGNING_KEY={self.keys.next}",
+                f"DUETIME_WEBHOOK_SECRET={webhook_secret(self.keys.current)}",
+            ]
+        )

@@ -1,0 +1,36 @@
+"""Make moto's DynamoDB conditional writes atomic, as DynamoDB's are.
+
+moto checks a condition and then writes without a lock, so two threads can both pass the same
+`attribute_not_exists`. duetime's leases and idempotency keys depend on that never happening;
+the dev server and the tests run handlers on many threads, so the writes are serialised here.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from moto.dynamodb.models import DynamoDBBackend
+
+_WRITE_LOCK = threading.RLock()
+_WRITES = ("put_item", "update_item", "delete_item", "transact_write_items")
+
+
+def _serialised(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def locked(*args: Any, **kwargs: Any) -> Any:
+        with _WRITE_LOCK:
+            return method(*args, **kwargs)
+
+    locked.__duetime_atomic__ = True  # type: ignore[attr-defined]
+    return locked
+
+
+def install() -> None:
+    """Idempotent: wrap each write method of moto's DynamoDB backend once."""
+    for name in _WRITES:
+        method = getattr(DynamoDBBackend, name)
+        if not getattr(method, "__duetime_atomic__", False):
+            setattr(DynamoDBBackend, name, _serialised(method))

@@ -1,0 +1,201 @@
+"""The dev server's clock: what Lambda's SQS event source and EventBridge Scheduler do on AWS.
+
+moto honours SQS `DelaySeconds` in real time but never fires EventBridge schedules, so a
+`SchedulerClock` thread fires due one-time schedules into their target queue, and `QueuePump`
+threads long-poll the delivery queue and invoke `dispatch` with SQS events.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from functions.clock import utc_now
+from functions.local.lambda_context import LocalContext
+from functions.observability import logger
+
+if TYPE_CHECKING:
+    from mypy_boto3_scheduler import EventBridgeSchedulerClient
+    from mypy_boto3_sqs import SQSClient
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+EVENTBRIDGE_JITTER_SECONDS = 59.0
+
+
+def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
+    """The event Lambda's SQS event source mapping would deliver for these messages."""
+    return {
+        "Records": [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": m.get("Attributes", {}),
+                "messageAttributes": {},
+                "md5OfBody": m.get("MD5OfBody", ""),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": "us-east-1",
+            }
+            for m in messages
+        ]
+    }
+
+
+class QueuePump:
+    """Long-polls a queue and invokes a handler with each batch; deletes what succeeded."""
+
+    def __init__(
+        self,
+        *,
+        sqs: SQSClient,
+        queue_url: str,
+        queue_arn: str,
+        handler: Handler,
+        workers: int,
+        function_name: str,
+    ) -> None:
+        self._sqs = sqs
+        self._queue_url = queue_url
+        self._queue_arn = queue_arn
+        self._handler = handler
+        self._workers = workers
+        self._function_name = function_name
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        for n in range(self._workers):
+            thread = threading.Thread(target=self._run, name=f"pump-{n}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.poll_once(wait_seconds=1)
+            except Exception:
+                logger.exception("queue pump iteration failed")
+
+    def poll_once(self, *, wait_seconds: int = 0) -> int:
+        """Receive one batch and invoke the handler; returns how many messages it held."""
+        received = self._sqs.receive_message(
+            QueueUrl=self._queue_url,
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=wait_seconds,
+            MessageSystemAttributeNames=["All"],
+        )
+        messages: list[dict[str, Any]] = list(received.get("Messages", []))
+        if not messages:
+            return 0
+        result = self._handler(
+            sqs_event(messages, self._queue_arn), LocalContext(function_name=self._function_name)
+        )
+        failed = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
+        done = [m for m in messages if m["MessageId"] not in failed]
+        if done:
+            self._sqs.delete_message_batch(
+                QueueUrl=self._queue_url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)
+                ],
+            )
+        return len(messages)
+
+
+@dataclass(frozen=True)
+class _Armed:
+    fire_at: datetime
+    queue_url: str
+    body: str
+
+
+def parse_at_expression(expression: str) -> datetime:
+    """`at(2026-11-23T10:00:00)` (UTC, as duetime writes them) to an aware datetime."""
+    inner = expression.strip()[3:-1]
+    return datetime.fromisoformat(inner).replace(tzinfo=UTC)
+
+
+class SchedulerClock:
+    """Fires one-time EventBridge schedules in a group when due (optionally 0–59 s late)."""
+
+    def __init__(
+        self,
+        *,
+        scheduler: EventBridgeSchedulerClient,
+        sqs: SQSClient,
+        group: str,
+        jitter: bool,
+        tick_seconds: float = 0.2,
+        clock: Callable[[], datetime] = utc_now,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._scheduler = scheduler
+        self._sqs = sqs
+        self._group = group
+        self._jitter = jitter
+        self._tick = tick_seconds
+        self._clock = clock
+        self._rng = rng or random.Random()  # noqa: S311 - emulated jitter, not security
+        self._armed: dict[str, _Armed] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="scheduler-clock", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._tick):
+            try:
+                self.tick()
+            except Exception:
+                logger.exception("scheduler clock tick failed")
+
+    def tick(self) -> int:
+        """Fire every due schedule once; returns how many fired."""
+        self._refresh()
+        now = self._clock()
+        fired = 0
+        for name, armed in list(self._armed.items()):
+            if armed.fire_at > now:
+                continue
+            self._sqs.send_message(QueueUrl=armed.queue_url, MessageBody=armed.body)
+            # ActionAfterCompletion=DELETE: a fired one-time schedule removes itself.
+            self._scheduler.delete_schedule(Name=name, GroupName=self._group)
+            del self._armed[name]
+            fired += 1
+        return fired
+
+    def _refresh(self) -> None:
+        names: set[str] = set()
+        for page in self._scheduler.get_paginator("list_schedules").paginate(GroupName=self._group):
+            names.update(s["Name"] for s in page.get("Schedules", []))
+        for gone in set(self._armed) - names:
+            del self._armed[gone]  # deleted by a cancel before it fired
+        for name in names - set(self._armed):
+            detail = self._scheduler.get_schedule(Name=name, GroupName=self._group)
+            expression = detail["ScheduleExpression"]
+            if not expression.startswith("at("):
+                continue
+            jitter = self._rng.uniform(0, EVENTBRIDGE_JITTER_SECONDS) if self._jitter else 0.0
+            queue_name = detail["Target"]["Arn"].rsplit(":", 1)[-1]
+            self._armed[name] = _Armed(
+                fire_at=parse_at_expression(expression) + timedelta(seconds=jitter),
+                queue_url=self._sqs.get_queue_url(QueueName=queue_name)["QueueUrl"],
+                body=detail["Target"].get("Input", ""),
+            )

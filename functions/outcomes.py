@@ -1,0 +1,51 @@
+"""What an attempt's result means for the message: pure, so every rule is unit-tested."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from functions.messages import Event, EventState, Message, MessageState
+from functions.retry import retry_delay, server_requested_delay
+from functions.sender import AttemptResult
+
+NON_RETRYABLE_STATUS = 489
+
+
+@dataclass(frozen=True)
+class Decision:
+    state: MessageState
+    retried: int
+    event: Event
+    next_due: datetime | None = None
+
+
+def _non_retryable(result: AttemptResult) -> bool:
+    flag = {k.lower(): v for k, v in result.headers.items()}.get("upstash-nonretryable-error", "")
+    return result.status == NON_RETRYABLE_STATUS and flag.strip().lower() == "true"
+
+
+def decide(message: Message, result: AttemptResult, *, now: datetime, refused: bool = False) -> Decision:
+    """DELIVERED on 2xx; RETRY while retries remain; FAILED when exhausted or non-retryable."""
+    common = {
+        "at": now,
+        "attempt": message.retried,
+        "response_status": result.status,
+        "response_headers": result.headers or None,
+        "response_body": result.body or None,
+        "error": result.error,
+    }
+    if result.ok:
+        return Decision(MessageState.DELIVERED, message.retried, Event(EventState.DELIVERED, **common))
+    if refused or _non_retryable(result) or message.retried >= message.max_retries:
+        return Decision(MessageState.FAILED, message.retried, Event(EventState.FAILED, **common))
+    wait = server_requested_delay(result.headers, now) or retry_delay(
+        retried=message.retried, expression=message.retry_delay
+    )
+    next_due = now + wait
+    return Decision(
+        MessageState.RETRY,
+        message.retried + 1,
+        Event(EventState.ERROR, next_delivery_at=next_due, **common),
+        next_due=next_due,
+    )

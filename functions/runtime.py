@@ -1,0 +1,77 @@
+"""Wiring, once per execution environment: clients, store, timers, signer from Settings."""
+
+from __future__ import annotations
+
+from functools import cache
+
+import boto3
+import httpx
+
+from functions import keys, store
+from functions.clock import utc_now
+from functions.config import settings
+from functions.dispatcher import Dispatcher
+from functions.publish import PublishLimits
+from functions.service import MessageService
+from functions.signing import Signer
+from functions.store.messages import MessageStore
+from functions.timers.arming import TimerConfig, Timers
+
+
+@cache
+def timers() -> Timers:
+    s = settings()
+    return Timers(
+        sqs=boto3.client("sqs", region_name=s.region),
+        scheduler=boto3.client("scheduler", region_name=s.region),
+        config=TimerConfig(
+            queue_url=s.queue_url,
+            queue_arn=s.queue_arn,
+            schedule_group=s.schedule_group,
+            scheduler_role_arn=s.scheduler_role_arn,
+        ),
+    )
+
+
+@cache
+def message_store() -> MessageStore:
+    s = settings()
+    store.bind(table_name=s.table_name, region=s.region)
+    return MessageStore()
+
+
+def signer() -> Signer:
+    """A signer over the current keys (cached for `secret_cache_seconds`, then re-read)."""
+    return Signer(keys.signing_keys(settings()))
+
+
+@cache
+def message_service() -> MessageService:
+    s = settings()
+    return MessageService(
+        store=message_store(),
+        timers=timers(),
+        clock=utc_now,
+        limits=PublishLimits(max_body_bytes=s.max_body_bytes, default_retries=s.default_retries),
+    )
+
+
+@cache
+def dispatcher() -> Dispatcher:
+    return Dispatcher(
+        store=message_store(),
+        timers=timers(),
+        signer=signer,
+        http=httpx.Client(),
+        clock=utc_now,
+        allow_private=settings().dev_mode,
+    )
+
+
+def reset() -> None:
+    """Forget the wiring (tests and the dev server re-read the environment)."""
+    from aws_lambda_powertools.utilities import parameters
+
+    for cached in (settings, timers, message_store, message_service, dispatcher):
+        cached.cache_clear()
+    parameters.clear_caches()

@@ -1,0 +1,235 @@
+"""Message persistence: every status change is one conditional write."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
+
+from functions.clock import to_ms
+from functions.errors import ConflictError, NotFoundError
+from functions.messages import (
+    CANCELLABLE,
+    CLAIMABLE,
+    TERMINAL,
+    Event,
+    EventState,
+    Message,
+    MessageState,
+)
+from functions.store import schema
+from functions.store.errors import ConditionFailedError, storage_errors
+from functions.store.models import EventMap, MessageItem
+
+_SK = "MSG"
+# How long finished messages stay readable before DynamoDB's TTL removes them.
+RETENTION = timedelta(days=7)
+
+
+def _pk(message_id: str) -> str:
+    return f"MSG#{message_id}"
+
+
+class ClaimRejectedError(ConflictError):
+    """The claim lost: the message is finished, not yet due, or leased by a live attempt."""
+
+    def __init__(self, message: Message | None) -> None:
+        state = message.state.value if message else "missing"
+        super().__init__(f"claim rejected: message is {state}")
+        self.message = message
+
+
+def _event_map(event: Event) -> EventMap:
+    return EventMap(
+        state=event.state.value,
+        at=event.at,
+        attempt=event.attempt,
+        response_status=event.response_status,
+        response_headers=event.response_headers,
+        response_body=event.response_body,
+        error=event.error,
+        next_delivery_at=event.next_delivery_at,
+    )
+
+
+def _event(raw: EventMap) -> Event:
+    return Event(
+        state=EventState(raw.state),
+        at=raw.at,
+        attempt=int(raw.attempt or 0),
+        response_status=int(raw.response_status) if raw.response_status is not None else None,
+        response_headers=raw.response_headers,
+        response_body=raw.response_body,
+        error=raw.error,
+        next_delivery_at=raw.next_delivery_at,
+    )
+
+
+def to_message(item: MessageItem) -> Message:
+    return Message(
+        message_id=item.message_id,
+        url=item.url,
+        method=item.method,
+        headers=dict(item.headers or {}),
+        body=bytes(item.body or b""),
+        due_at=item.due_at,
+        created_at=item.created_at,
+        state=MessageState(item.state),
+        max_retries=int(item.max_retries),
+        retry_delay=item.retry_delay,
+        timeout_seconds=int(item.timeout_seconds),
+        callback=item.callback,
+        failure_callback=item.failure_callback,
+        schedule_id=item.schedule_id,
+        label=item.label,
+        retried=int(item.retried or 0),
+        lease_token=item.lease_token,
+        lease_until=item.lease_until,
+        events=tuple(_event(e) for e in item.events or []),
+    )
+
+
+class MessageStore:
+    """Reads and conditional writes of messages."""
+
+    def create(self, message: Message) -> None:
+        """Write a new message with its CREATED event; fails if the id exists."""
+        item = MessageItem(
+            _pk(message.message_id),
+            _SK,
+            message_id=message.message_id,
+            url=message.url,
+            method=message.method,
+            headers=message.headers,
+            body=message.body,
+            state=MessageState.CREATED.value,
+            due_at=message.due_at,
+            created_at=message.created_at,
+            max_retries=message.max_retries,
+            retry_delay=message.retry_delay,
+            timeout_seconds=message.timeout_seconds,
+            callback=message.callback,
+            failure_callback=message.failure_callback,
+            schedule_id=message.schedule_id,
+            label=message.label,
+            retried=0,
+            events=[_event_map(Event(EventState.CREATED, message.created_at))],
+            wake_shard=schema.wake_shard(message.message_id),
+            wake_at=to_ms(message.due_at),
+        )
+        with storage_errors(f"create {message.message_id}"):
+            item.save(condition=MessageItem.pk.does_not_exist())
+
+    def get(self, message_id: str) -> Message:
+        try:
+            item = MessageItem.get(_pk(message_id), _SK)
+        except MessageItem.DoesNotExist as exc:
+            raise NotFoundError(f"message {message_id} not found") from exc
+        return to_message(item)
+
+    def find(self, message_id: str) -> Message | None:
+        try:
+            return self.get(message_id)
+        except NotFoundError:
+            return None
+
+    def claim(
+        self, message_id: str, *, now: datetime, lease: timedelta, lease_token: str, early: timedelta
+    ) -> Message:
+        """Lease a due message for one delivery attempt.
+
+        Timeline of the condition: a message is claimable when it waits (CREATED/RETRY) and is due
+        within `early`, or when an earlier attempt holds it (ACTIVE) but its lease ran out, which
+        means that attempt crashed. Anything else (finished, cancelled, leased by a live attempt,
+        not yet due) rejects the claim with the current record.
+        """
+        due_by = now + early
+        waiting = MessageItem.state.is_in(*(s.value for s in CLAIMABLE)) & (
+            MessageItem.due_at <= due_by
+        )
+        abandoned = (MessageItem.state == MessageState.ACTIVE.value) & (
+            MessageItem.lease_until < now
+        )
+        lease_until = now + lease
+        item = MessageItem(_pk(message_id), _SK)
+        try:
+            with storage_errors(f"claim {message_id}"):
+                item.update(
+                    actions=[
+                        MessageItem.state.set(MessageState.ACTIVE.value),
+                        MessageItem.lease_token.set(lease_token),
+                        MessageItem.lease_until.set(lease_until),
+                        MessageItem.wake_at.set(to_ms(lease_until)),
+                    ],
+                    condition=MessageItem.pk.exists() & (waiting | abandoned),
+                )
+        except ConditionFailedError as exc:
+            raise ClaimRejectedError(self.find(message_id)) from exc
+        return to_message(item)
+
+    def record(
+        self,
+        message_id: str,
+        *,
+        lease_token: str,
+        state: MessageState,
+        event: Event,
+        retried: int,
+        next_due: datetime | None = None,
+    ) -> Message:
+        """Record an attempt's outcome; only the holder of the lease may."""
+        actions: list[Action] = [
+            MessageItem.state.set(state.value),
+            MessageItem.retried.set(retried),
+            MessageItem.lease_token.remove(),
+            MessageItem.lease_until.remove(),
+            MessageItem.events.set(MessageItem.events.append([_event_map(event)])),
+        ]
+        if state in TERMINAL:
+            actions += self._leave_index(event.at)
+        elif next_due is not None:
+            actions += [MessageItem.due_at.set(next_due), MessageItem.wake_at.set(to_ms(next_due))]
+        condition: Condition = (MessageItem.state == MessageState.ACTIVE.value) & (
+            MessageItem.lease_token == lease_token
+        )
+        item = MessageItem(_pk(message_id), _SK)
+        with storage_errors(f"record {message_id}"):
+            item.update(actions=actions, condition=condition)
+        return to_message(item)
+
+    def cancel(self, message_id: str, *, now: datetime) -> bool:
+        """Cancel a pending message. True if this call cancelled it, False if it already was."""
+        item = MessageItem(_pk(message_id), _SK)
+        try:
+            with storage_errors(f"cancel {message_id}"):
+                item.update(
+                    actions=[
+                        MessageItem.state.set(MessageState.CANCELED.value),
+                        MessageItem.lease_token.remove(),
+                        MessageItem.lease_until.remove(),
+                        MessageItem.events.set(
+                            MessageItem.events.append([_event_map(Event(EventState.CANCELED, now))])
+                        ),
+                        *self._leave_index(now),
+                    ],
+                    condition=MessageItem.state.is_in(*(s.value for s in CANCELLABLE)),
+                )
+        except ConditionFailedError as exc:
+            current = self.get(message_id)
+            if current.state is MessageState.CANCELED:
+                return False
+            raise ConflictError(
+                f"message {message_id} is already {current.state.value} and cannot be cancelled",
+                current={"state": current.state.value},
+            ) from exc
+        return True
+
+    @staticmethod
+    def _leave_index(now: datetime) -> list[Action]:
+        return [
+            MessageItem.wake_shard.remove(),
+            MessageItem.wake_at.remove(),
+            MessageItem.expires_at.set(now + RETENTION),
+        ]
+

@@ -1,0 +1,76 @@
+"""pynamodb models. Only store/ imports this module."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pynamodb.attributes import (
+    BinaryAttribute,
+    JSONAttribute,
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+)
+from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.models import Model
+
+from functions.store import schema
+
+
+class EventMap(MapAttribute[str, Any]):
+    state = UnicodeAttribute()
+    at = UTCDateTimeAttribute()
+    attempt = NumberAttribute(default=0)
+    response_status = NumberAttribute(null=True)
+    response_headers = JSONAttribute(null=True)
+    response_body = UnicodeAttribute(null=True)
+    error = UnicodeAttribute(null=True)
+    next_delivery_at = UTCDateTimeAttribute(null=True)
+
+
+class WakeIndex(GlobalSecondaryIndex["MessageItem"]):
+    class Meta:
+        index_name = schema.WAKE_INDEX
+        projection = KeysOnlyProjection()
+
+    wake_shard = UnicodeAttribute(hash_key=True)
+    wake_at = NumberAttribute(range_key=True)
+
+
+class MessageItem(Model):
+    class Meta:
+        # Bound to the deployment's table by store.bind(); these are placeholders.
+        table_name = "duetime"
+        region = "us-east-1"
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    message_id = UnicodeAttribute()
+    url = UnicodeAttribute()
+    method = UnicodeAttribute()
+    headers = JSONAttribute()
+    body = BinaryAttribute(legacy_encoding=False)
+    state = UnicodeAttribute()
+    due_at = UTCDateTimeAttribute()
+    created_at = UTCDateTimeAttribute()
+    max_retries = NumberAttribute()
+    retry_delay = UnicodeAttribute(null=True)
+    timeout_seconds = NumberAttribute()
+    callback = UnicodeAttribute(null=True)
+    failure_callback = UnicodeAttribute(null=True)
+    schedule_id = UnicodeAttribute(null=True)
+    label = UnicodeAttribute(null=True)
+    retried = NumberAttribute(default=0)
+    lease_token = UnicodeAttribute(null=True)
+    lease_until = UTCDateTimeAttribute(null=True)
+    events = ListAttribute(of=EventMap, default=list)
+    wake_shard = UnicodeAttribute(null=True)
+    wake_at = NumberAttribute(null=True)
+    expires_at = TTLAttribute(null=True)
+    wake_index = WakeIndex()
+
+
+MODELS: tuple[type[Model], ...] = (MessageItem,)

@@ -1,0 +1,109 @@
+"""Arm and disarm timers. The record is always written before its timer is armed."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from botocore.exceptions import ClientError
+
+from functions.clock import to_ms
+from functions.timers.payload import TimerPayload
+
+if TYPE_CHECKING:
+    from mypy_boto3_scheduler import EventBridgeSchedulerClient
+    from mypy_boto3_sqs import SQSClient
+
+SQS_MAX_DELAY_SECONDS = 900
+
+
+class TimerKind(StrEnum):
+    SQS_DELAY = "sqs"
+    EVENTBRIDGE = "eventbridge"
+
+
+@dataclass(frozen=True)
+class TimerConfig:
+    queue_url: str
+    queue_arn: str
+    schedule_group: str
+    scheduler_role_arn: str
+    sqs_horizon: timedelta = timedelta(seconds=SQS_MAX_DELAY_SECONDS)
+    # EventBridge fires somewhere in the minute it is set for; aim that minute early enough
+    # that the SQS hop that follows always has time to land on the second.
+    eventbridge_lead: timedelta = timedelta(minutes=2)
+
+
+def schedule_name(target_id: str, due_at: datetime) -> str:
+    """Deterministic name (≤ 64 chars): arming the same wake-up twice is a no-op, not a second timer."""
+    return f"{target_id}-{to_ms(due_at)}"
+
+
+def sqs_delay_seconds(due_at: datetime, now: datetime) -> int:
+    """Whole seconds to delay: rounded down, so the timer lands at most 1 s early, never late."""
+    remaining = (due_at - now).total_seconds()
+    return max(0, min(SQS_MAX_DELAY_SECONDS, math.floor(remaining)))
+
+
+def eventbridge_fire_time(due_at: datetime, lead: timedelta) -> datetime:
+    """Start of the minute that fires early enough; `at()` takes whole seconds, no zone suffix."""
+    early = (due_at - lead).astimezone(UTC)
+    return early.replace(second=0, microsecond=0)
+
+
+class Timers:
+    """Arms wake-ups for messages (and flow steps) into the one delivery queue."""
+
+    def __init__(
+        self, *, sqs: SQSClient, scheduler: EventBridgeSchedulerClient, config: TimerConfig
+    ) -> None:
+        self._sqs = sqs
+        self._scheduler = scheduler
+        self._config = config
+
+    def arm(self, payload: TimerPayload, *, now: datetime) -> TimerKind:
+        """Wake `payload` at its due time: SQS within the horizon, EventBridge beyond."""
+        if payload.due_at - now <= self._config.sqs_horizon:
+            self._sqs.send_message(
+                QueueUrl=self._config.queue_url,
+                MessageBody=payload.to_json(),
+                DelaySeconds=sqs_delay_seconds(payload.due_at, now),
+            )
+            return TimerKind.SQS_DELAY
+        fire_at = eventbridge_fire_time(payload.due_at, self._config.eventbridge_lead)
+        try:
+            self._scheduler.create_schedule(
+                Name=schedule_name(payload.target_id, payload.due_at),
+                GroupName=self._config.schedule_group,
+                ScheduleExpression=f"at({fire_at:%Y-%m-%dT%H:%M:%S})",
+                ScheduleExpressionTimezone="UTC",
+                FlexibleTimeWindow={"Mode": "OFF"},
+                ActionAfterCompletion="DELETE",
+                Target={
+                    "Arn": self._config.queue_arn,
+                    "RoleArn": self._config.scheduler_role_arn,
+                    "Input": payload.to_json(),
+                    "RetryPolicy": {"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 86400},
+                },
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConflictException":
+                raise
+            # Already armed for this exact wake-up (a retried publish or recovery): nothing to do.
+        return TimerKind.EVENTBRIDGE
+
+    def disarm(self, target_id: str, due_at: datetime) -> bool:
+        """Delete the EventBridge schedule of a wake-up, if there is one. SQS delays cannot be
+        recalled; the conditional claim makes them harmless when they fire."""
+        try:
+            self._scheduler.delete_schedule(
+                Name=schedule_name(target_id, due_at), GroupName=self._config.schedule_group
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ResourceNotFoundException":
+                return False
+            raise
+        return True

@@ -1,0 +1,34 @@
+"""The body every timer carries into the delivery queue."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from functions.clock import from_unix_seconds, to_ms
+from functions.errors import ValidationError
+
+
+@dataclass(frozen=True)
+class TimerPayload:
+    """What to wake (`kind` + `target_id`) and when it is due."""
+
+    target_id: str
+    due_at: datetime
+    kind: str = "message"
+
+    def to_json(self) -> str:
+        return json.dumps({"kind": self.kind, "id": self.target_id, "dueAt": to_ms(self.due_at)})
+
+    @classmethod
+    def from_json(cls, body: str) -> TimerPayload:
+        try:
+            data = json.loads(body)
+            return cls(
+                target_id=str(data["id"]),
+                due_at=from_unix_seconds(int(data["dueAt"]) / 1000),
+                kind=str(data.get("kind", "message")),
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValidationError(f"timer payload is malformed: {body[:200]!r}") from exc

@@ -1,0 +1,65 @@
+"""JSON shapes of the QStash v2 API, as the official SDKs parse them."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from functions.clock import to_ms
+from functions.messages import Event, Message
+
+
+def _body(message: Message) -> dict[str, str]:
+    """`body` when the bytes are UTF-8, else `bodyBase64`."""
+    try:
+        return {"body": message.body.decode()}
+    except UnicodeDecodeError:
+        return {"bodyBase64": base64.b64encode(message.body).decode()}
+
+
+def message_view(message: Message) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "messageId": message.message_id,
+        "url": message.url,
+        "method": message.method,
+        "header": {name: [value] for name, value in message.headers.items()},
+        "maxRetries": message.max_retries,
+        "notBefore": to_ms(message.due_at),
+        "createdAt": to_ms(message.created_at),
+        "state": message.state.value,
+        "retried": message.retried,
+        **_body(message),
+    }
+    optional = {
+        "callback": message.callback,
+        "failureCallback": message.failure_callback,
+        "scheduleId": message.schedule_id,
+        "retryDelayExpression": message.retry_delay,
+        "label": message.label,
+    }
+    view.update({k: v for k, v in optional.items() if v is not None})
+    return view
+
+
+def event_view(message: Message, event: Event) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "time": to_ms(event.at),
+        "state": event.state.value,
+        "messageId": message.message_id,
+        "url": message.url,
+        "retried": event.attempt,
+        "maxRetries": message.max_retries,
+    }
+    optional = {
+        "responseStatus": event.response_status,
+        "responseHeader": (
+            {k: [v] for k, v in event.response_headers.items()} if event.response_headers else None
+        ),
+        "responseBody": event.response_body,
+        "error": event.error,
+        "nextDeliveryTime": to_ms(event.next_delivery_at) if event.next_delivery_at else None,
+        "scheduleId": message.schedule_id,
+        "label": message.label,
+    }
+    view.update({k: v for k, v in optional.items() if v is not None})
+    return view
