@@ -38,7 +38,9 @@ class Settings(BaseModel):
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         e = dict(os.environ if env is None else env)
-        hashes = tuple(h.strip().lower() for h in e.get("DUETIME_TOKEN_SHA256", "").split(",") if h.strip())
+        hashes = tuple(
+            h.strip().lower() for h in e.get("DUETIME_TOKEN_SHA256", "").split(",") if h.strip()
+        )
         return cls(
             table_name=e["DUETIME_TABLE_NAME"],
             queue_url=e["DUETIME_QUEUE_URL"],

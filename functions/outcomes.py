@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from functions.messages import Event, EventState, Message, MessageState
@@ -25,20 +25,24 @@ def _non_retryable(result: AttemptResult) -> bool:
     return result.status == NON_RETRYABLE_STATUS and flag.strip().lower() == "true"
 
 
-def decide(message: Message, result: AttemptResult, *, now: datetime, refused: bool = False) -> Decision:
+def decide(
+    message: Message, result: AttemptResult, *, now: datetime, refused: bool = False
+) -> Decision:
     """DELIVERED on 2xx; RETRY while retries remain; FAILED when exhausted or non-retryable."""
-    common = {
-        "at": now,
-        "attempt": message.retried,
-        "response_status": result.status,
-        "response_headers": result.headers or None,
-        "response_body": result.body or None,
-        "error": result.error,
-    }
+    event = Event(
+        EventState.DELIVERED,
+        at=now,
+        attempt=message.retried,
+        response_status=result.status,
+        response_headers=result.headers or None,
+        response_body=result.body or None,
+        error=result.error,
+    )
     if result.ok:
-        return Decision(MessageState.DELIVERED, message.retried, Event(EventState.DELIVERED, **common))
+        return Decision(MessageState.DELIVERED, message.retried, event)
     if refused or _non_retryable(result) or message.retried >= message.max_retries:
-        return Decision(MessageState.FAILED, message.retried, Event(EventState.FAILED, **common))
+        failed = replace(event, state=EventState.FAILED)
+        return Decision(MessageState.FAILED, message.retried, failed)
     wait = server_requested_delay(result.headers, now) or retry_delay(
         retried=message.retried, expression=message.retry_delay
     )
@@ -46,6 +50,6 @@ def decide(message: Message, result: AttemptResult, *, now: datetime, refused: b
     return Decision(
         MessageState.RETRY,
         message.retried + 1,
-        Event(EventState.ERROR, next_delivery_at=next_due, **common),
+        replace(event, state=EventState.ERROR, next_delivery_at=next_due),
         next_due=next_due,
     )

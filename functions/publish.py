@@ -43,7 +43,9 @@ class Headers:
     def with_prefix(self, prefix: str) -> dict[str, str]:
         """Headers starting with `prefix` (lower-case), the prefix stripped."""
         return {
-            k[len(prefix) :]: v for k, v in self._items.items() if k.startswith(prefix) and k != prefix
+            k[len(prefix) :]: v
+            for k, v in self._items.items()
+            if k.startswith(prefix) and k != prefix
         }
 
 

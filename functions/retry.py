@@ -52,18 +52,18 @@ def validate_retry_delay(expression: str) -> str:
     if len(expression) > 256:
         raise ValidationError("Upstash-Retry-Delay is longer than 256 characters")
     try:
-        for retried in (0, 1, 5):
-            if _evaluate(expression, retried) < 0:
-                raise ValueError("negative delay")
+        samples = [_evaluate(expression, retried) for retried in (0, 1, 5)]
     except (InvalidExpression, SyntaxError, TypeError, ValueError, ArithmeticError) as exc:
         raise ValidationError(
             f"Upstash-Retry-Delay is not a valid delay expression ({exc}): {expression!r}"
         ) from exc
+    if min(samples) < 0:
+        raise ValidationError(f"Upstash-Retry-Delay gives a negative delay: {expression!r}")
     return expression
 
 
 def retry_delay(*, retried: int, expression: str | None) -> timedelta:
-    """Delay before the next attempt, `retried` being the retries already made (0 before the first)."""
+    """Delay before the next attempt; `retried` counts retries already made (0 before the first)."""
     if expression is None:
         return default_backoff(retried + 1)
     try:
@@ -75,7 +75,7 @@ def retry_delay(*, retried: int, expression: str | None) -> timedelta:
 
 
 def server_requested_delay(headers: Mapping[str, str], now: datetime) -> timedelta | None:
-    """`Retry-After` (seconds or HTTP date) or `X-RateLimit-Reset` (unix seconds), capped at 1 day."""
+    """`Retry-After` (seconds or HTTP date) or `X-RateLimit-Reset`, capped at 1 day."""
     lowered = {k.lower(): v.strip() for k, v in headers.items()}
     delay: timedelta | None = None
     retry_after = lowered.get("retry-after")
@@ -91,7 +91,11 @@ def server_requested_delay(headers: Mapping[str, str], now: datetime) -> timedel
     if delay is None and reset and reset.isdigit():
         value = int(reset)
         # Some APIs send seconds-until-reset, others a unix time: a small number is the former.
-        delay = timedelta(seconds=value) if value < 10**9 else timedelta(seconds=value - now.timestamp())
+        delay = (
+            timedelta(seconds=value)
+            if value < 10**9
+            else timedelta(seconds=value - now.timestamp())
+        )
     if delay is None:
         return None
     return min(MAX_BACKOFF, max(timedelta(0), delay))

@@ -6,6 +6,7 @@ from functools import cache
 
 import boto3
 import httpx
+from aws_lambda_powertools.utilities import parameters
 
 from functions import keys, store
 from functions.clock import utc_now
@@ -70,8 +71,6 @@ def dispatcher() -> Dispatcher:
 
 def reset() -> None:
     """Forget the wiring (tests and the dev server re-read the environment)."""
-    from aws_lambda_powertools.utilities import parameters
-
     for cached in (settings, timers, message_store, message_service, dispatcher):
         cached.cache_clear()
-    parameters.clear_caches()
+    parameters.clear_caches()  # type: ignore[no-untyped-call]

@@ -63,7 +63,9 @@ class Signer:
         try:
             text = body.decode()
         except UnicodeDecodeError:
-            return " ".join(self._binary_signature(k, message_id, body, now) for k in self._keys_list)
+            return " ".join(
+                self._binary_signature(k, message_id, body, now) for k in self._keys_list
+            )
         return " ".join(w.sign(message_id, now, text) for w in self._webhooks)
 
     def headers(self, *, message_id: str, url: str, body: bytes, now: datetime) -> dict[str, str]:

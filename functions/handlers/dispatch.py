@@ -20,6 +20,7 @@ from functions.errors import ValidationError
 from functions.observability import logger, metrics
 from functions.timers.payload import TimerPayload
 
+
 def handle_record(body: str) -> Outcome:
     """One fired timer. A malformed payload is logged and dropped: retrying cannot fix it."""
     try:
@@ -43,6 +44,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # A processor per invocation: it holds the batch's state, and the dev server runs
     # several invocations at once in one process.
     processor = AsyncBatchProcessor(event_type=EventType.SQS)
-    return async_process_partial_response(
+    response = async_process_partial_response(
         event=event, record_handler=_record_handler, processor=processor, context=context
     )
+    return dict(response)

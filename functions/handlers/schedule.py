@@ -22,7 +22,9 @@ app = APIGatewayHttpResolver()
 
 PUBLISH_PREFIX = "/v2/publish/"
 # Every route's path, so an unmatched method on a known path is a 405, not a 404.
-_KNOWN_PATHS = [re.compile(p) for p in (r"^/v2/publish/.+$", r"^/v2/messages/[^/]+$", r"^/v2/keys$")]
+_KNOWN_PATHS = [
+    re.compile(p) for p in (r"^/v2/publish/.+$", r"^/v2/messages/[^/]+$", r"^/v2/keys$")
+]
 
 
 def _json(status: int, body: dict[str, Any]) -> Response[Any]:
@@ -32,7 +34,8 @@ def _json(status: int, body: dict[str, Any]) -> Response[Any]:
 def _authorize(resolver: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
     event = resolver.current_event
     token = bearer_token(
-        event.headers.get("authorization"), (event.query_string_parameters or {}).get("qstash_token")
+        event.headers.get("authorization"),
+        (event.query_string_parameters or {}).get("qstash_token"),
     )
     authenticate(token, keys.token_hashes(settings()))
     return next_middleware(resolver)
@@ -41,7 +44,7 @@ def _authorize(resolver: APIGatewayHttpResolver, next_middleware: NextMiddleware
 app.use(middlewares=[_authorize])
 
 
-@app.exception_handler(DuetimeError)
+@app.exception_handler(DuetimeError)  # type: ignore[untyped-decorator]
 def _domain_error(error: DuetimeError) -> Response[Any]:
     if error.status_code >= 500:
         logger.exception("request failed")
@@ -68,7 +71,9 @@ def publish() -> Response[Any]:
         raw_path[len(PUBLISH_PREFIX) :], event.raw_event.get("rawQueryString", "")
     )
     message = runtime.message_service().publish(
-        destination=destination, headers=dict(event.headers), body=_raw_body(event.body, event.is_base64_encoded)
+        destination=destination,
+        headers=dict(event.headers),
+        body=_raw_body(event.body, event.is_base64_encoded),
     )
     return _json(201, {"messageId": message.message_id})
 

@@ -8,12 +8,15 @@ import sys
 import threading
 
 from functions.local.defaults import DEV_PORT, DEV_SIGNING_KEYS, DEV_TOKEN
+from functions.signing import SigningKeys
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="duetime")
     commands = parser.add_subparsers(dest="command", required=True)
-    dev = commands.add_parser("dev", help="run duetime offline on 127.0.0.1 (moto stands in for AWS)")
+    dev = commands.add_parser(
+        "dev", help="run duetime offline on 127.0.0.1 (moto stands in for AWS)"
+    )
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--port", type=int, default=DEV_PORT)
     dev.add_argument("--token", default=DEV_TOKEN, help="API token (default: QStash dev token)")
@@ -29,8 +32,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _dev(args: argparse.Namespace) -> int:
-    from functions.local.devserver import DevServer
-    from functions.signing import SigningKeys
+    # moto is imported only when the dev server is asked for; `duetime --help` stays quick.
+    from functions.local.devserver import DevServer  # noqa: PLC0415
 
     server = DevServer(
         host=args.host,

@@ -94,7 +94,7 @@ def serve(handler: Handler, *, host: str, port: int) -> ThreadingHTTPServer:
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _invoke  # noqa: N815
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             """Quiet: the handlers log structured lines of their own."""
 
     server = ThreadingHTTPServer((host, port), _Request)

@@ -21,12 +21,13 @@ from functions.observability import logger
 if TYPE_CHECKING:
     from mypy_boto3_scheduler import EventBridgeSchedulerClient
     from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.type_defs import MessageTypeDef
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 EVENTBRIDGE_JITTER_SECONDS = 59.0
 
 
-def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
+def sqs_event(messages: list[MessageTypeDef], queue_arn: str) -> dict[str, Any]:
     """The event Lambda's SQS event source mapping would deliver for these messages."""
     return {
         "Records": [
@@ -94,7 +95,7 @@ class QueuePump:
             WaitTimeSeconds=wait_seconds,
             MessageSystemAttributeNames=["All"],
         )
-        messages: list[dict[str, Any]] = list(received.get("Messages", []))
+        messages = list(received.get("Messages", []))
         if not messages:
             return 0
         result = self._handler(
@@ -126,7 +127,7 @@ def parse_at_expression(expression: str) -> datetime:
 
 
 class SchedulerClock:
-    """Fires one-time EventBridge schedules in a group when due (optionally 0–59 s late)."""
+    """Fires one-time EventBridge schedules in a group when due (optionally 0-59 s late)."""
 
     def __init__(
         self,

@@ -46,7 +46,7 @@ def fake_credentials() -> None:
     """moto needs credentials to exist; make sure no real ones are ever used."""
     for name, value in {
         "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",  # noqa: S105 - moto's placeholder, not a secret
+        "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_SECURITY_TOKEN": "testing",
         "AWS_SESSION_TOKEN": "testing",
         "AWS_DEFAULT_REGION": REGION,
@@ -63,7 +63,7 @@ def provision(keys: SigningKeys, *, prefix: str = "duetime") -> LocalResources:
     secrets = boto3.client("secretsmanager", region_name=REGION)
 
     table_name = f"{prefix}-table"
-    dynamodb.create_table(**table_definition(table_name))  # type: ignore[arg-type]
+    dynamodb.create_table(**table_definition(table_name))
     dlq_url = sqs.create_queue(QueueName=f"{prefix}-delivery-dlq")["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])
     queue_url = sqs.create_queue(

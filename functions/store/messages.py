@@ -41,7 +41,7 @@ class ClaimRejectedError(ConflictError):
 
 
 def _event_map(event: Event) -> EventMap:
-    return EventMap(
+    return EventMap(  # type: ignore[no-untyped-call]
         state=event.state.value,
         at=event.at,
         attempt=event.attempt,
@@ -135,7 +135,13 @@ class MessageStore:
             return None
 
     def claim(
-        self, message_id: str, *, now: datetime, lease: timedelta, lease_token: str, early: timedelta
+        self,
+        message_id: str,
+        *,
+        now: datetime,
+        lease: timedelta,
+        lease_token: str,
+        early: timedelta,
     ) -> Message:
         """Lease a due message for one delivery attempt.
 
@@ -232,4 +238,3 @@ class MessageStore:
             MessageItem.wake_at.remove(),
             MessageItem.expires_at.set(now + RETENTION),
         ]
-

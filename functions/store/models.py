@@ -31,7 +31,8 @@ class EventMap(MapAttribute[str, Any]):
     next_delivery_at = UTCDateTimeAttribute(null=True)
 
 
-class WakeIndex(GlobalSecondaryIndex["MessageItem"]):
+# pynamodb leaves Index.__init_subclass__ and MapAttribute.__init__ unannotated.
+class WakeIndex(GlobalSecondaryIndex["MessageItem"]):  # type: ignore[no-untyped-call]
     class Meta:
         index_name = schema.WAKE_INDEX
         projection = KeysOnlyProjection()

@@ -10,6 +10,10 @@ A message leaves the index when it reaches a terminal state, so recovery reads o
 from __future__ import annotations
 
 import zlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import CreateTableInputTypeDef
 
 PK = "pk"
 SK = "sk"
@@ -26,7 +30,7 @@ def wake_shard(item_id: str) -> str:
     return str(zlib.crc32(item_id.encode()) % WAKE_SHARDS)
 
 
-def table_definition(table_name: str) -> dict[str, object]:
+def table_definition(table_name: str) -> CreateTableInputTypeDef:
     """CreateTable arguments for the dev server and tests (infra/ declares the same in CDK)."""
     return {
         "TableName": table_name,

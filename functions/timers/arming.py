@@ -38,7 +38,7 @@ class TimerConfig:
 
 
 def schedule_name(target_id: str, due_at: datetime) -> str:
-    """Deterministic name (≤ 64 chars): arming the same wake-up twice is a no-op, not a second timer."""
+    """Deterministic name (≤ 64 chars): arming the same wake-up twice makes one timer."""
     return f"{target_id}-{to_ms(due_at)}"
 
 

@@ -1,0 +1,82 @@
+"""Run the real `duetime dev` command, as a user would, and talk to it over HTTP."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+
+@dataclass(frozen=True)
+class DevProcess:
+    url: str
+    token: str
+    current_key: str
+    next_key: str
+    webhook_secret: str
+    output: list[str]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_dev(*args: str) -> tuple[subprocess.Popen[str], DevProcess]:
+    port = _free_port()
+    process = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
+        [sys.executable, "-m", "functions.local.cli", "dev", "--port", str(port), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "POWERTOOLS_LOG_LEVEL": "WARNING"},
+    )
+    assert process.stdout is not None
+    banner: dict[str, str] = {}
+    output: list[str] = []
+    for line in process.stdout:
+        output.append(line)
+        key, sep, value = line.strip().partition("=")
+        if sep and key.isupper():
+            banner[key] = value
+        if "DUETIME_WEBHOOK_SECRET" in banner:
+            break
+    else:
+        raise RuntimeError("duetime dev exited early:\n" + "".join(output))
+
+    def drain() -> None:  # keep reading so the server never blocks on a full pipe
+        assert process.stdout is not None
+        for line in process.stdout:
+            output.append(line)
+
+    threading.Thread(target=drain, daemon=True).start()
+    return process, DevProcess(
+        url=banner["QSTASH_URL"],
+        token=banner["QSTASH_TOKEN"],
+        current_key=banner["QSTASH_CURRENT_SIGNING_KEY"],
+        next_key=banner["QSTASH_NEXT_SIGNING_KEY"],
+        webhook_secret=banner["DUETIME_WEBHOOK_SECRET"],
+        output=output,
+    )
+
+
+def stop_dev(process: subprocess.Popen[str]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@pytest.fixture(scope="session")
+def dev() -> Iterator[DevProcess]:
+    process, info = start_dev()
+    yield info
+    stop_dev(process)

@@ -1,0 +1,101 @@
+"""A real HTTP receiver on 127.0.0.1 that records every request duetime makes to it."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+
+
+@dataclass(frozen=True)
+class Received:
+    method: str
+    path: str
+    headers: httpx.Headers  # case-insensitive, as HTTP headers are
+    body: bytes
+    at: float  # time.time() when the request arrived
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b"ok"
+    delay_seconds: float = 0.0
+
+
+Responder = Callable[[Received, int], Reply]
+
+
+def always_ok(_: Received, __: int) -> Reply:
+    return Reply()
+
+
+class Receiver:
+    """Start with `with Receiver() as r:`; `r.url(path)` addresses it; `r.requests` records."""
+
+    def __init__(self, responder: Responder = always_ok) -> None:
+        self.responder = responder
+        self.requests: list[Received] = []
+        self._lock = threading.Condition()
+        receiver = self
+
+        class _Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _handle(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                received = Received(
+                    method=self.command,
+                    path=self.path,
+                    headers=httpx.Headers(list(self.headers.items())),
+                    body=body,
+                    at=time.time(),
+                )
+                with receiver._lock:
+                    receiver.requests.append(received)
+                    index = len(receiver.requests) - 1
+                    receiver._lock.notify_all()
+                reply = receiver.responder(received, index)
+                if reply.delay_seconds:
+                    time.sleep(reply.delay_seconds)
+                try:
+                    self.send_response(reply.status)
+                    for name, value in reply.headers.items():
+                        self.send_header(name, value)
+                    self.send_header("Content-Length", str(len(reply.body)))
+                    self.end_headers()
+                    self.wfile.write(reply.body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the caller gave up (a timeout test)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._server.daemon_threads = True
+
+    def url(self, path: str = "/hook") -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}{path}"
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[Received]:
+        """Block until `count` requests arrived (or timeout); returns what arrived."""
+        with self._lock:
+            self._lock.wait_for(lambda: len(self.requests) >= count, timeout=timeout)
+            return list(self.requests)
+
+    def __enter__(self) -> Receiver:
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()

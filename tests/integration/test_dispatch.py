@@ -1,0 +1,255 @@
+"""Fired timers through the `dispatch` handler: signed delivery to a real receiver, leases, races."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+from datetime import timedelta
+
+import boto3
+import pytest
+import standardwebhooks
+from qstash import Receiver as QStashReceiver
+
+from functions import runtime
+from functions.dispatcher import Outcome
+from functions.handlers import dispatch
+from functions.local.lambda_context import LocalContext
+from functions.local.pump import QueuePump
+from functions.signing import webhook_secret
+from functions.timers.payload import TimerPayload
+from tests.helpers.api import call
+from tests.helpers.clock import FakeClock
+from tests.helpers.events import sqs_event
+from tests.helpers.receiver import Receiver, Reply
+from tests.integration.conftest import KEYS, Aws
+
+
+def _pump(aws: Aws) -> QueuePump:
+    return QueuePump(
+        sqs=boto3.client("sqs", region_name="us-east-1"),
+        queue_url=aws.resources.queue_url,
+        queue_arn=aws.resources.queue_arn,
+        handler=dispatch.handler,
+        workers=1,
+        function_name="duetime-dispatch",
+    )
+
+
+def _publish(aws: Aws, url: str, **headers: str) -> str:
+    response = call(
+        "POST", f"/v2/publish/{url}", token=aws.token, headers=headers, body='{"hello": "world"}'
+    )
+    assert response.status == 201, response.json
+    return str(response.json["messageId"])
+
+
+def _message(aws: Aws, message_id: str) -> dict[str, object]:
+    response = call("GET", f"/v2/messages/{message_id}", token=aws.token)
+    assert response.status == 200
+    return dict(response.json)
+
+
+def test_due_message_is_delivered_signed_both_ways(aws: Aws, receiver: Receiver) -> None:
+    # Given a message published for now, with a forwarded header
+    url = receiver.url("/offers?id=7")
+    message_id = _publish(
+        aws, url, **{"Content-Type": "application/json", "Upstash-Forward-X-Tenant": "acme"}
+    )
+    # When its timer fires
+    assert _pump(aws).poll_once() == 1
+    # Then the receiver got it once, verifiable by qstash.Receiver and standardwebhooks
+    (request,) = receiver.wait_for(1)
+    assert request.method == "POST"
+    assert request.path == "/offers?id=7"
+    assert request.body == b'{"hello": "world"}'
+    QStashReceiver(KEYS.current, KEYS.next).verify(
+        signature=request.headers["Upstash-Signature"], body=request.body.decode(), url=url
+    )
+    standardwebhooks.Webhook(webhook_secret(KEYS.current)).verify(
+        request.body, dict(request.headers)
+    )
+    assert request.headers["webhook-id"] == message_id
+    assert request.headers["Upstash-Message-Id"] == message_id
+    assert request.headers["Upstash-Retried"] == "0"
+    assert request.headers["X-Tenant"] == "acme"
+    assert request.headers["Content-Type"] == "application/json"
+    assert request.headers["User-Agent"].startswith("duetime/")
+    # And the API shows it delivered, with its log
+    message = _message(aws, message_id)
+    assert message["state"] == "DELIVERED"
+
+
+def test_signature_from_the_next_key_also_verifies_after_rotation(
+    aws: Aws, receiver: Receiver
+) -> None:
+    _publish(aws, receiver.url())
+    _pump(aws).poll_once()
+    (request,) = receiver.wait_for(1)
+    # A receiver already rotated to the next key still accepts the Standard Webhooks signature.
+    standardwebhooks.Webhook(webhook_secret(KEYS.next)).verify(
+        request.body, dict(request.headers)
+    )
+
+
+def test_fifty_concurrent_timers_for_one_message_deliver_exactly_once(
+    aws: Aws, receiver: Receiver
+) -> None:
+    # Given one due message, and the same timer fired 50 times at once
+    message_id = _publish(aws, receiver.url())
+    body = TimerPayload(message_id, runtime.message_store().get(message_id).due_at).to_json()
+    barrier = threading.Barrier(50)
+    results: list[dict[str, object]] = []
+
+    def fire() -> None:
+        barrier.wait()
+        results.append(dispatch.handler(sqs_event([body]), LocalContext("duetime-dispatch")))
+
+    threads = [threading.Thread(target=fire) for _ in range(50)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # Then exactly one request reached the receiver, and no invocation reported a failure
+    receiver.wait_for(2, timeout=1.0)
+    assert len(receiver.requests) == 1
+    assert all(r == {"batchItemFailures": []} for r in results)
+    assert _message(aws, message_id)["state"] == "DELIVERED"
+
+
+def test_cancelled_message_is_never_sent_when_its_timer_fires(aws: Aws, receiver: Receiver) -> None:
+    message_id = _publish(aws, receiver.url())
+    assert call("DELETE", f"/v2/messages/{message_id}", token=aws.token).status == 200
+    assert _pump(aws).poll_once() == 1
+    receiver.wait_for(1, timeout=0.5)
+    assert receiver.requests == []
+    assert _message(aws, message_id)["state"] == "CANCELED"
+
+
+def test_delivered_message_is_not_sent_again_by_a_duplicate_timer(
+    aws: Aws, receiver: Receiver
+) -> None:
+    message_id = _publish(aws, receiver.url())
+    due = runtime.message_store().get(message_id).due_at
+    _pump(aws).poll_once()
+    receiver.wait_for(1)
+    outcome = runtime.dispatcher().handle(TimerPayload(message_id, due))
+    assert outcome is Outcome.SKIPPED
+    assert len(receiver.requests) == 1
+
+
+def test_failed_attempt_is_retried_with_backoff_then_delivered(aws: Aws) -> None:
+    # Given a receiver that fails once with 500, then succeeds
+    def fail_once(_: object, index: int) -> Reply:
+        return Reply(status=500, body=b"boom") if index == 0 else Reply()
+
+    with Receiver(fail_once) as flaky:
+        message_id = _publish(aws, flaky.url())
+        clock = FakeClock()
+        dispatcher = dataclasses.replace(runtime.dispatcher(), clock=clock, sleep=clock.sleep)
+        due = runtime.message_store().get(message_id).due_at
+        clock.now = due
+        # When the first attempt fails
+        assert dispatcher.handle(TimerPayload(message_id, due)) is Outcome.RETRY
+        retry = runtime.message_store().get(message_id)
+        # Then it waits QStash's first default backoff (e^2.5 ≈ 12 s) in RETRY
+        assert retry.state.value == "RETRY"
+        assert retry.due_at - due == pytest.approx(timedelta(seconds=12.18), abs=timedelta(0.1))
+        # And when the retry timer fires, the second attempt carries Upstash-Retried: 1
+        clock.now = retry.due_at
+        assert dispatcher.handle(TimerPayload(message_id, retry.due_at)) is Outcome.DELIVERED
+        first, second = flaky.wait_for(2)
+        assert first.headers["Upstash-Retried"] == "0"
+        assert second.headers["Upstash-Retried"] == "1"
+        assert first.headers["webhook-id"] == second.headers["webhook-id"] == message_id
+    message = _message(aws, message_id)
+    assert message["state"] == "DELIVERED"
+    assert message["retried"] == 1
+
+
+def test_exhausted_message_is_failed_with_its_last_error(aws: Aws) -> None:
+    with Receiver(lambda _, __: Reply(status=503, body=b"down for maintenance")) as down:
+        message_id = _publish(aws, down.url(), **{"Upstash-Retries": "0"})
+        _pump(aws).poll_once()
+        down.wait_for(1)
+    stored = runtime.message_store().get(message_id)
+    assert stored.state.value == "FAILED"
+    assert stored.events[-1].response_status == 503
+    assert stored.events[-1].response_body == "down for maintenance"
+    assert stored.events[-1].error == "HTTP 503"
+
+
+def test_early_timer_is_rearmed_for_the_remainder_not_delivered(
+    aws: Aws, receiver: Receiver
+) -> None:
+    # Given a message due in 3 hours whose EventBridge timer fires two minutes early
+    message_id = _publish(aws, receiver.url(), **{"Upstash-Delay": "3h"})
+    due = runtime.message_store().get(message_id).due_at
+    clock = FakeClock(due - timedelta(seconds=110))
+    dispatcher = dataclasses.replace(runtime.dispatcher(), clock=clock)
+    # When it fires
+    assert dispatcher.handle(TimerPayload(message_id, due)) is Outcome.REARMED
+    # Then nothing is sent, and an SQS timer covers the remaining 110 s
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    attrs = sqs.get_queue_attributes(
+        QueueUrl=aws.resources.queue_url, AttributeNames=["ApproximateNumberOfMessagesDelayed"]
+    )["Attributes"]
+    assert attrs["ApproximateNumberOfMessagesDelayed"] == "1"
+    assert receiver.requests == []
+    assert runtime.message_store().get(message_id).state.value == "CREATED"
+
+
+def test_timer_up_to_a_second_early_waits_out_the_remainder(aws: Aws, receiver: Receiver) -> None:
+    message_id = _publish(aws, receiver.url(), **{"Upstash-Delay": "30s"})
+    due = runtime.message_store().get(message_id).due_at
+    clock = FakeClock(due - timedelta(milliseconds=700))
+    dispatcher = dataclasses.replace(runtime.dispatcher(), clock=clock, sleep=clock.sleep)
+    assert dispatcher.handle(TimerPayload(message_id, due)) is Outcome.DELIVERED
+    assert clock.slept == [pytest.approx(0.7)]
+    assert len(receiver.wait_for(1)) == 1
+
+
+def test_expired_lease_is_reclaimed_and_the_message_completed(aws: Aws, receiver: Receiver) -> None:
+    # Given an attempt that claimed the message and crashed before sending
+    message_id = _publish(aws, receiver.url())
+    store = runtime.message_store()
+    due = store.get(message_id).due_at
+    store.claim(message_id, now=due, lease=timedelta(seconds=60), lease_token="dead", early=timedelta(0))
+    # When a timer fires while the lease is live, nothing is sent
+    clock = FakeClock(due + timedelta(seconds=30))
+    dispatcher = dataclasses.replace(runtime.dispatcher(), clock=clock)
+    assert dispatcher.handle(TimerPayload(message_id, due)) is Outcome.SKIPPED
+    # And once the lease expired, the next timer completes it (same message id)
+    clock.advance(61)
+    assert dispatcher.handle(TimerPayload(message_id, due)) is Outcome.DELIVERED
+    (request,) = receiver.wait_for(1)
+    assert request.headers["Upstash-Message-Id"] == message_id
+
+
+def test_outside_dev_mode_a_loopback_destination_is_refused_at_delivery(
+    aws: Aws, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DUETIME_DEV_MODE", "false")
+    runtime.reset()
+    message_id = _publish(aws, receiver.url())
+    _pump(aws).poll_once()
+    receiver.wait_for(1, timeout=0.5)
+    assert receiver.requests == []
+    stored = runtime.message_store().get(message_id)
+    assert stored.state.value == "FAILED"
+    assert "loopback" in (stored.events[-1].error or "")
+
+
+def test_malformed_timer_is_dropped_not_retried_forever(aws: Aws) -> None:
+    result = dispatch.handler(sqs_event(["not json"]), LocalContext("duetime-dispatch"))
+    assert result == {"batchItemFailures": []}
+
+
+def test_event_log_records_each_step(aws: Aws, receiver: Receiver) -> None:
+    message_id = _publish(aws, receiver.url())
+    _pump(aws).poll_once()
+    receiver.wait_for(1)
+    states = [e.state.value for e in runtime.message_store().get(message_id).events]
+    assert states == ["CREATED", "DELIVERED"]
+    assert json.dumps(states)
