@@ -52,6 +52,8 @@ class Settings(BaseModel):
             token_sha256=hashes,
             dev_mode=e.get("DUETIME_DEV_MODE", "").lower() in {"1", "true", "yes"},
             max_body_bytes=int(e.get("DUETIME_MAX_BODY_BYTES", "262144")),
+            sqs_horizon_seconds=int(e.get("DUETIME_SQS_HORIZON_SECONDS", "900")),
+            eventbridge_lead_seconds=int(e.get("DUETIME_EVENTBRIDGE_LEAD_SECONDS", "120")),
             region=e.get("AWS_REGION") or e.get("AWS_DEFAULT_REGION") or "us-east-1",
         )
 

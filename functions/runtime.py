@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import cache
 
 import boto3
@@ -13,6 +14,7 @@ from functions.clock import utc_now
 from functions.config import settings
 from functions.dispatcher import Dispatcher
 from functions.publish import PublishLimits
+from functions.recovery import Recovery
 from functions.service import MessageService
 from functions.signing import Signer
 from functions.store.messages import MessageStore
@@ -30,6 +32,8 @@ def timers() -> Timers:
             queue_arn=s.queue_arn,
             schedule_group=s.schedule_group,
             scheduler_role_arn=s.scheduler_role_arn,
+            sqs_horizon=timedelta(seconds=s.sqs_horizon_seconds),
+            eventbridge_lead=timedelta(seconds=s.eventbridge_lead_seconds),
         ),
     )
 
@@ -69,8 +73,13 @@ def dispatcher() -> Dispatcher:
     )
 
 
+@cache
+def recovery() -> Recovery:
+    return Recovery(store=message_store(), timers=timers(), clock=utc_now)
+
+
 def reset() -> None:
     """Forget the wiring (tests and the dev server re-read the environment)."""
-    for cached in (settings, timers, message_store, message_service, dispatcher):
+    for cached in (settings, timers, message_store, message_service, dispatcher, recovery):
         cached.cache_clear()
     parameters.clear_caches()  # type: ignore[no-untyped-call]

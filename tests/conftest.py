@@ -21,7 +21,7 @@ os.environ.update(
 )
 os.environ.pop("AWS_PROFILE", None)
 
-from tests.helpers.receiver import Receiver  # noqa: E402
+from tests.helpers.receiver import Receiver
 
 
 @pytest.fixture

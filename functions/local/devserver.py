@@ -14,7 +14,7 @@ from functions import runtime
 from functions.local import moto_atomic
 from functions.local.defaults import DEV_PORT, DEV_SIGNING_KEYS, DEV_TOKEN
 from functions.local.gateway import serve
-from functions.local.pump import QueuePump, SchedulerClock
+from functions.local.pump import Periodic, QueuePump, SchedulerClock
 from functions.local.resources import REGION, LocalResources, fake_credentials, provision
 from functions.signing import SigningKeys, webhook_secret
 
@@ -27,9 +27,12 @@ class DevServer:
     keys: SigningKeys = DEV_SIGNING_KEYS
     eventbridge_jitter: bool = False
     workers: int = 8
+    sqs_horizon_seconds: int = 900
+    eventbridge_lead_seconds: int = 120
+    recover_every_seconds: float = 60.0
     resources: LocalResources | None = field(default=None, init=False)
     _http: ThreadingHTTPServer | None = field(default=None, init=False)
-    _parts: list[QueuePump | SchedulerClock] = field(default_factory=list, init=False)
+    _parts: list[QueuePump | SchedulerClock | Periodic] = field(default_factory=list, init=False)
 
     @property
     def url(self) -> str:
@@ -44,9 +47,11 @@ class DevServer:
         self._mock.start()
         self.resources = provision(self.keys)
         os.environ.update(self.resources.environment(token=self.token))
+        os.environ["DUETIME_SQS_HORIZON_SECONDS"] = str(self.sqs_horizon_seconds)
+        os.environ["DUETIME_EVENTBRIDGE_LEAD_SECONDS"] = str(self.eventbridge_lead_seconds)
         runtime.reset()
         # Imported after the environment is set: handlers read it once, as on a cold start.
-        from functions.handlers import dispatch, schedule  # noqa: PLC0415
+        from functions.handlers import dispatch, recover, schedule  # noqa: PLC0415
 
         sqs = boto3.client("sqs", region_name=REGION)
         self._parts = [
@@ -63,6 +68,11 @@ class DevServer:
                 sqs=sqs,
                 group=self.resources.schedule_group,
                 jitter=self.eventbridge_jitter,
+            ),
+            Periodic(
+                handler=recover.handler,
+                interval_seconds=self.recover_every_seconds,
+                function_name="duetime-recover",
             ),
         ]
         self._warm()

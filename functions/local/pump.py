@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -48,7 +49,12 @@ def sqs_event(messages: list[MessageTypeDef], queue_arn: str) -> dict[str, Any]:
 
 
 class QueuePump:
-    """Long-polls a queue and invokes a handler with each batch; deletes what succeeded."""
+    """Polls a queue and invokes a handler per batch, like Lambda's SQS event source mapping.
+
+    One thread polls; up to `workers` invocations run at once (Lambda's concurrency). moto's
+    long poll returns at once while delayed messages exist, so an empty poll backs off briefly
+    instead of spinning and starving the rest of the process.
+    """
 
     def __init__(
         self,
@@ -59,48 +65,66 @@ class QueuePump:
         handler: Handler,
         workers: int,
         function_name: str,
+        idle_seconds: float = 0.02,
     ) -> None:
         self._sqs = sqs
         self._queue_url = queue_url
         self._queue_arn = queue_arn
         self._handler = handler
-        self._workers = workers
         self._function_name = function_name
+        self._idle = idle_seconds
+        self._slots = threading.Semaphore(workers)
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=function_name)
         self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
+        self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        for n in range(self._workers):
-            thread = threading.Thread(target=self._run, name=f"pump-{n}", daemon=True)
-            thread.start()
-            self._threads.append(thread)
+        self._thread = threading.Thread(target=self._run, name="queue-pump", daemon=True)
+        self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
-        for thread in self._threads:
-            thread.join(timeout=5)
+        if self._thread:
+            self._thread.join(timeout=5)
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                self.poll_once(wait_seconds=1)
+                self._slots.acquire()
+                messages = self._receive()
+                if not messages:
+                    self._slots.release()
+                    self._stop.wait(self._idle)
+                    continue
+                future = self._pool.submit(self._invoke, messages)
+                future.add_done_callback(lambda _: self._slots.release())
             except Exception:
                 logger.exception("queue pump iteration failed")
 
-    def poll_once(self, *, wait_seconds: int = 0) -> int:
-        """Receive one batch and invoke the handler; returns how many messages it held."""
+    def _receive(self) -> list[MessageTypeDef]:
         received = self._sqs.receive_message(
-            QueueUrl=self._queue_url,
-            MaxNumberOfMessages=10,
-            WaitTimeSeconds=wait_seconds,
-            MessageSystemAttributeNames=["All"],
+            QueueUrl=self._queue_url, MaxNumberOfMessages=10, MessageSystemAttributeNames=["All"]
         )
-        messages = list(received.get("Messages", []))
-        if not messages:
-            return 0
-        result = self._handler(
-            sqs_event(messages, self._queue_arn), LocalContext(function_name=self._function_name)
-        )
+        return list(received.get("Messages", []))
+
+    def poll_once(self) -> int:
+        """Receive one batch and invoke the handler in this thread; returns its size."""
+        messages = self._receive()
+        if messages:
+            self._invoke(messages)
+        return len(messages)
+
+    def _invoke(self, messages: list[MessageTypeDef]) -> None:
+        try:
+            result = self._handler(
+                sqs_event(messages, self._queue_arn),
+                LocalContext(function_name=self._function_name),
+            )
+        except Exception:
+            # A failed invocation leaves the whole batch for SQS to redeliver, as on Lambda.
+            logger.exception("handler invocation failed")
+            return
         failed = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
         done = [m for m in messages if m["MessageId"] not in failed]
         if done:
@@ -110,7 +134,6 @@ class QueuePump:
                     {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)
                 ],
             )
-        return len(messages)
 
 
 @dataclass(frozen=True)
@@ -200,3 +223,30 @@ class SchedulerClock:
                 queue_url=self._sqs.get_queue_url(QueueName=queue_name)["QueueUrl"],
                 body=detail["Target"].get("Input", ""),
             )
+
+
+class Periodic:
+    """Invokes a handler every `interval_seconds`, as an EventBridge `rate(...)` schedule does."""
+
+    def __init__(self, *, handler: Handler, interval_seconds: float, function_name: str) -> None:
+        self._handler = handler
+        self._interval = interval_seconds
+        self._function_name = function_name
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=self._function_name, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                self._handler({}, LocalContext(function_name=self._function_name))
+            except Exception:
+                logger.exception("periodic invocation failed")

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
-from functions.clock import to_ms
+from functions.clock import from_unix_seconds, to_ms
 from functions.errors import ConflictError, NotFoundError
 from functions.messages import (
     CANCELLABLE,
@@ -230,6 +230,23 @@ class MessageStore:
                 current={"state": current.state.value},
             ) from exc
         return True
+
+    def overdue(self, *, before: datetime, per_shard_limit: int) -> list[tuple[str, datetime]]:
+        """(message id, wake time) of live messages whose wake time is before `before`.
+
+        One query per shard of the sparse `wake` index: it holds only messages some timer must
+        still act on, so the read is in proportion to the overdue items, not to the table.
+        """
+        found: list[tuple[str, datetime]] = []
+        cutoff = to_ms(before)
+        for shard in range(schema.WAKE_SHARDS):
+            with storage_errors(f"query wake shard {shard}"):
+                for item in MessageItem.wake_index.query(
+                    str(shard), MessageItem.wake_at < cutoff, limit=per_shard_limit
+                ):
+                    message_id = item.pk.removeprefix("MSG#")
+                    found.append((message_id, from_unix_seconds(int(item.wake_at or 0) / 1000)))
+        return found
 
     @staticmethod
     def _leave_index(now: datetime) -> list[Action]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -18,6 +19,8 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
 SQS_MAX_DELAY_SECONDS = 900
+# Fire times of far-off timers are spread over this many minutes before the lead (see below).
+SPREAD_MINUTES = 11
 
 
 class TimerKind(StrEnum):
@@ -48,9 +51,17 @@ def sqs_delay_seconds(due_at: datetime, now: datetime) -> int:
     return max(0, min(SQS_MAX_DELAY_SECONDS, math.floor(remaining)))
 
 
-def eventbridge_fire_time(due_at: datetime, lead: timedelta) -> datetime:
-    """Start of the minute that fires early enough; `at()` takes whole seconds, no zone suffix."""
-    early = (due_at - lead).astimezone(UTC)
+def eventbridge_fire_time(due_at: datetime, lead: timedelta, *, spread_key: str = "") -> datetime:
+    """The minute an EventBridge schedule should fire for a wake-up at `due_at`.
+
+    At least `lead` early, so EventBridge's up-to-a-minute lateness still leaves the SQS hop on
+    time, and up to SPREAD_MINUTES earlier still, chosen by a hash of `spread_key`: many
+    messages due in the same second then fire over several minutes instead of one, which keeps
+    a burst within EventBridge's target-invocation quota. The SQS hop that follows is never
+    longer than 15 minutes.
+    """
+    spread = timedelta(minutes=zlib.crc32(spread_key.encode()) % (SPREAD_MINUTES + 1))
+    early = (due_at - lead - spread).astimezone(UTC)
     return early.replace(second=0, microsecond=0)
 
 
@@ -73,7 +84,9 @@ class Timers:
                 DelaySeconds=sqs_delay_seconds(payload.due_at, now),
             )
             return TimerKind.SQS_DELAY
-        fire_at = eventbridge_fire_time(payload.due_at, self._config.eventbridge_lead)
+        fire_at = eventbridge_fire_time(
+            payload.due_at, self._config.eventbridge_lead, spread_key=payload.target_id
+        )
         try:
             self._scheduler.create_schedule(
                 Name=schedule_name(payload.target_id, payload.due_at),

@@ -53,8 +53,7 @@ def start_dev(*args: str) -> tuple[subprocess.Popen[str], DevProcess]:
 
     def drain() -> None:  # keep reading so the server never blocks on a full pipe
         assert process.stdout is not None
-        for line in process.stdout:
-            output.append(line)
+        output.extend(process.stdout)  # appends line by line as the server writes
 
     threading.Thread(target=drain, daemon=True).start()
     return process, DevProcess(

@@ -74,7 +74,7 @@ def test_sdk_reads_back_a_message_and_cancels_it(dev: DevProcess, receiver: Rece
 
 
 def test_sdk_sees_a_clear_error_for_a_bad_destination(dev: DevProcess) -> None:
-    with pytest.raises(QStashError, match="400.*http\\(s\\) URL"):
+    with pytest.raises(QStashError, match=r"400.*http\(s\) URL"):
         _client(dev).message.publish(url="ftp://example.com/file", body="x")
 
 

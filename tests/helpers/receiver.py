@@ -75,7 +75,7 @@ class Receiver:
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the caller gave up (a timeout test)
 
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle  # noqa: N815
 
             def log_message(self, *args: Any) -> None:
                 pass

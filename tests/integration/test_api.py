@@ -62,7 +62,10 @@ def test_near_message_is_armed_as_an_sqs_delay_and_far_one_as_an_eventbridge_sch
     aws: Aws,
 ) -> None:
     near = call(
-        "POST", "/v2/publish/https://example.com/n", token=aws.token, headers={"Upstash-Delay": "5m"}
+        "POST",
+        "/v2/publish/https://example.com/n",
+        token=aws.token,
+        headers={"Upstash-Delay": "5m"},
     )
     assert near.status == 201
     assert _queued_timers(aws)[0]["ApproximateNumberOfMessagesDelayed"] == "1"
@@ -136,16 +139,50 @@ def test_token_with_stray_whitespace_is_accepted(aws: Aws) -> None:
 @pytest.mark.parametrize(
     ("path", "headers", "body", "status", "error"),
     [
-        ("/v2/publish/https://example.com/x", {"Upstash-Delay": "soon"}, None, 400, "Upstash-Delay"),
+        (
+            "/v2/publish/https://example.com/x",
+            {"Upstash-Delay": "soon"},
+            None,
+            400,
+            "Upstash-Delay",
+        ),
         ("/v2/publish/ftp://example.com/x", {}, None, 400, "http(s) URL"),
         ("/v2/publish/not-a-url", {}, None, 400, "destination"),
-        ("/v2/publish/https://example.com/x", {"Upstash-Method": "BREW"}, None, 400, "Upstash-Method"),
-        ("/v2/publish/https://example.com/x", {"Upstash-Not-Before": "tomorrow"}, None, 400,
-         "Upstash-Not-Before"),
-        ("/v2/publish/https://example.com/x", {"Upstash-Retries": "-1"}, None, 400, "Upstash-Retries"),
-        ("/v2/publish/https://example.com/x", {"Upstash-Timeout": "2h"}, None, 400, "Upstash-Timeout"),
-        ("/v2/publish/https://example.com/x", {"Upstash-Retry-Delay": "__import__('os')"}, None, 400,
-         "Upstash-Retry-Delay"),
+        (
+            "/v2/publish/https://example.com/x",
+            {"Upstash-Method": "BREW"},
+            None,
+            400,
+            "Upstash-Method",
+        ),
+        (
+            "/v2/publish/https://example.com/x",
+            {"Upstash-Not-Before": "tomorrow"},
+            None,
+            400,
+            "Upstash-Not-Before",
+        ),
+        (
+            "/v2/publish/https://example.com/x",
+            {"Upstash-Retries": "-1"},
+            None,
+            400,
+            "Upstash-Retries",
+        ),
+        (
+            "/v2/publish/https://example.com/x",
+            {"Upstash-Timeout": "2h"},
+            None,
+            400,
+            "Upstash-Timeout",
+        ),
+        (
+            "/v2/publish/https://example.com/x",
+            {"Upstash-Retry-Delay": "__import__('os')"},
+            None,
+            400,
+            "Upstash-Retry-Delay",
+        ),
         ("/v2/publish/https://example.com/x", {}, b"x" * 262_145, 413, "limit is 262144 bytes"),
     ],
 )

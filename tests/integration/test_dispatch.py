@@ -1,4 +1,4 @@
-"""Fired timers through the `dispatch` handler: signed delivery to a real receiver, leases, races."""
+"""Fired timers through `dispatch`: signed delivery to a real receiver, leases, races."""
 
 from __future__ import annotations
 
@@ -88,9 +88,7 @@ def test_signature_from_the_next_key_also_verifies_after_rotation(
     _pump(aws).poll_once()
     (request,) = receiver.wait_for(1)
     # A receiver already rotated to the next key still accepts the Standard Webhooks signature.
-    standardwebhooks.Webhook(webhook_secret(KEYS.next)).verify(
-        request.body, dict(request.headers)
-    )
+    standardwebhooks.Webhook(webhook_secret(KEYS.next)).verify(request.body, dict(request.headers))
 
 
 def test_fifty_concurrent_timers_for_one_message_deliver_exactly_once(
@@ -215,7 +213,9 @@ def test_expired_lease_is_reclaimed_and_the_message_completed(aws: Aws, receiver
     message_id = _publish(aws, receiver.url())
     store = runtime.message_store()
     due = store.get(message_id).due_at
-    store.claim(message_id, now=due, lease=timedelta(seconds=60), lease_token="dead", early=timedelta(0))
+    store.claim(
+        message_id, now=due, lease=timedelta(seconds=60), lease_token="dead", early=timedelta(0)
+    )
     # When a timer fires while the lease is live, nothing is sent
     clock = FakeClock(due + timedelta(seconds=30))
     dispatcher = dataclasses.replace(runtime.dispatcher(), clock=clock)

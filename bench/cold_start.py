@@ -1,0 +1,79 @@
+"""Cold-init time of each handler module (imports + client creation) in fresh interpreters,
+against a bare botocore DynamoDB client measured the same way in the same run.
+
+    python -m bench.cold_start [--runs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+RESULTS = Path(__file__).parent / "results"
+ENV = {
+    "DUETIME_TABLE_NAME": "t",
+    "DUETIME_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/q",
+    "DUETIME_QUEUE_ARN": "arn:aws:sqs:us-east-1:123456789012:q",
+    "DUETIME_SCHEDULE_GROUP": "g",
+    "DUETIME_SCHEDULER_ROLE_ARN": "arn:aws:iam::123456789012:role/r",
+    "DUETIME_SIGNING_KEYS_SECRET_ID": "s",
+    "AWS_REGION": "us-east-1",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+}
+# Each snippet does what a cold start does before the first record: import, then build clients.
+SNIPPETS = {
+    "bare botocore dynamodb client": (
+        "import botocore.session; botocore.session.get_session().create_client('dynamodb')"
+    ),
+    "schedule handler": (
+        "from functions.handlers import schedule; from functions import runtime; "
+        "runtime.message_service()"
+    ),
+    "dispatch handler": (
+        "from functions.handlers import dispatch; from functions import runtime; "
+        "runtime.dispatcher()"
+    ),
+}
+
+
+def measure(snippet: str) -> float:
+    code = f"import time; t=time.perf_counter(); {snippet}; print(time.perf_counter()-t)"
+    output = subprocess.run(  # noqa: S603 - our interpreter, our fixed snippets
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, **ENV},
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    return float(output.stdout.strip().splitlines()[-1]) * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=15)
+    args = parser.parse_args()
+    results = {}
+    for name, snippet in SNIPPETS.items():
+        measure(snippet)  # warm the .pyc cache, as a deployed bundle would have it
+        samples = [measure(snippet) for _ in range(args.runs)]
+        results[name] = {
+            "median_ms": round(statistics.median(samples), 1),
+            "min_ms": round(min(samples), 1),
+            "max_ms": round(max(samples), 1),
+            "runs": args.runs,
+        }
+        print(json.dumps({name: results[name]}), flush=True)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "cold_start.json").write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,22 @@
+"""`recover`: the sweeper, invoked by EventBridge Scheduler every minute."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions import runtime
+from functions.observability import logger, metrics
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    report = runtime.recovery().run()
+    # Should stay at zero: anything recovered is work the normal path lost.
+    metrics.add_metric(name="recovered", unit=MetricUnit.Count, value=report.recovered)
+    if report.recovered:
+        logger.warning("recovered overdue messages", extra={"message_ids": report.message_ids})
+    return {"recovered": report.recovered}

@@ -1,0 +1,197 @@
+"""Crashes at each point of the delivery path, and the sweeper that finishes the work."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import timedelta
+from typing import Any
+
+import boto3
+import pytest
+
+from functions import dispatcher as dispatcher_module
+from functions import runtime
+from functions.clock import utc_now
+from functions.handlers import dispatch, recover
+from functions.local.lambda_context import LocalContext
+from functions.local.pump import QueuePump
+from functions.messages import Message
+from functions.store.messages import MessageStore
+from functions.store.models import MessageItem
+from functions.timers.payload import TimerPayload
+from tests.helpers.api import call
+from tests.helpers.receiver import Receiver
+from tests.integration.conftest import Aws
+
+
+class CrashError(RuntimeError):
+    """Stands for the process dying at this point."""
+
+
+def _pump(aws: Aws) -> QueuePump:
+    return QueuePump(
+        sqs=boto3.client("sqs", region_name="us-east-1"),
+        queue_url=aws.resources.queue_url,
+        queue_arn=aws.resources.queue_arn,
+        handler=dispatch.handler,
+        workers=1,
+        function_name="duetime-dispatch",
+    )
+
+
+def _drain(aws: Aws) -> int:
+    pump = _pump(aws)
+    total = 0
+    while (n := pump.poll_once()) > 0:
+        total += n
+    return total
+
+
+def _publish(aws: Aws, url: str) -> str:
+    response = call("POST", f"/v2/publish/{url}", token=aws.token, body="payload")
+    assert response.status == 201
+    return str(response.json["messageId"])
+
+
+def _crashing_attempt(message_id: str, monkeypatch: pytest.MonkeyPatch, where: str) -> None:
+    """Run one dispatch whose lease is already expired, crashing at `where`."""
+
+    def crash(*_: Any, **__: Any) -> Any:
+        raise CrashError(where)
+
+    if where == "before_send":
+        monkeypatch.setattr(dispatcher_module, "send", crash)
+    else:
+        monkeypatch.setattr(MessageStore, "record", crash)
+    doomed = dataclasses.replace(runtime.dispatcher(), lease=timedelta(seconds=-120))
+    due = runtime.message_store().get(message_id).due_at
+    with pytest.raises(CrashError):
+        doomed.handle(TimerPayload(message_id, due))
+    monkeypatch.undo()
+
+
+def _recover() -> dict[str, Any]:
+    return recover.handler({}, LocalContext("duetime-recover"))
+
+
+def test_crash_between_claim_and_send_is_recovered_and_delivered_once(
+    aws: Aws, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a message whose only timer was consumed by a dispatch that claimed it, then died
+    message_id = _publish(aws, receiver.url())
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    sqs.purge_queue(QueueUrl=aws.resources.queue_url)
+    _crashing_attempt(message_id, monkeypatch, "before_send")
+    assert runtime.message_store().get(message_id).state.value == "ACTIVE"
+    assert receiver.requests == []
+    # When the sweeper runs after the lease expired
+    assert _recover() == {"recovered": 1}
+    _drain(aws)
+    # Then the message is delivered exactly once, under its own id
+    (request,) = receiver.wait_for(1)
+    assert request.headers["Upstash-Message-Id"] == message_id
+    assert runtime.message_store().get(message_id).state.value == "DELIVERED"
+    assert _recover() == {"recovered": 0}
+
+
+def test_crash_after_send_before_record_redelivers_with_the_same_id(
+    aws: Aws, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a message whose only timer was consumed by a dispatch that sent, then died
+    message_id = _publish(aws, receiver.url())
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    sqs.purge_queue(QueueUrl=aws.resources.queue_url)  # the crashed invocation's timer is gone
+    _crashing_attempt(message_id, monkeypatch, "after_send")
+    assert len(receiver.requests) == 1
+    # When recovery runs after the lease expired
+    report = _recover()
+    assert report == {"recovered": 1}
+    _drain(aws)
+    # Then it is delivered again (the at-least-once window) under the same message id, and done
+    first, second = receiver.wait_for(2)
+    assert first.headers["Upstash-Message-Id"] == second.headers["Upstash-Message-Id"] == message_id
+    assert first.headers["webhook-id"] == second.headers["webhook-id"] == message_id
+    assert runtime.message_store().get(message_id).state.value == "DELIVERED"
+    assert _recover() == {"recovered": 0}
+
+
+def test_timer_lost_between_record_and_arming_is_recovered(aws: Aws, receiver: Receiver) -> None:
+    # Given a record written whose timer was never armed (the process died in between)
+    now = utc_now()
+    message = Message(
+        message_id="msg_lostTimer000000000000000",
+        url=receiver.url(),
+        method="POST",
+        headers={},
+        body=b"x",
+        due_at=now - timedelta(minutes=5),
+        created_at=now - timedelta(minutes=5),
+    )
+    runtime.message_store().create(message)
+    # When the sweeper runs, then it is re-armed and delivered
+    assert _recover() == {"recovered": 1}
+    assert _drain(aws) == 1
+    (request,) = receiver.wait_for(1)
+    assert request.headers["Upstash-Message-Id"] == message.message_id
+    assert runtime.message_store().get(message.message_id).state.value == "DELIVERED"
+
+
+def test_on_time_and_finished_messages_are_left_alone(aws: Aws, receiver: Receiver) -> None:
+    delivered = _publish(aws, receiver.url())
+    _drain(aws)
+    call("POST", f"/v2/publish/{receiver.url()}", token=aws.token, headers={"Upstash-Delay": "1h"})
+    assert runtime.message_store().get(delivered).state.value == "DELIVERED"
+    assert _recover() == {"recovered": 0}
+
+
+def test_concurrent_recoveries_still_deliver_once(aws: Aws, receiver: Receiver) -> None:
+    now = utc_now()
+    message = Message(
+        message_id="msg_twoSweepers00000000000000",
+        url=receiver.url(),
+        method="POST",
+        headers={},
+        body=b"x",
+        due_at=now - timedelta(minutes=5),
+        created_at=now - timedelta(minutes=5),
+    )
+    runtime.message_store().create(message)
+    assert _recover() == {"recovered": 1}
+    assert _recover() == {"recovered": 1}  # a second sweeper before any dispatch ran
+    assert _drain(aws) == 2
+    assert len(receiver.wait_for(2, timeout=0.5)) == 1
+
+
+def test_recovery_reads_only_overdue_items(aws: Aws) -> None:
+    # Given 200 messages due in an hour and 5 overdue ones
+    now = utc_now()
+    store = runtime.message_store()
+    for n in range(205):
+        overdue = n < 5
+        store.create(
+            Message(
+                message_id=f"msg_scan{n:05d}",
+                url="https://example.com/x",
+                method="POST",
+                headers={},
+                body=b"",
+                due_at=now + (timedelta(minutes=-10) if overdue else timedelta(hours=1)),
+                created_at=now,
+            )
+        )
+    # When recovery queries the wake index, counting what DynamoDB examined
+    scanned: list[int] = []
+
+    def count(parsed: dict[str, Any], **_: Any) -> None:
+        scanned.append(int(parsed.get("ScannedCount", 0)))
+
+    botocore_client = MessageItem._get_connection().connection.client
+    botocore_client.meta.events.register("after-call.dynamodb.Query", count)
+    try:
+        found = store.overdue(before=now - timedelta(minutes=1), per_shard_limit=500)
+    finally:
+        botocore_client.meta.events.unregister("after-call.dynamodb.Query", count)
+    # Then it found the 5 and examined only them, in one query per shard
+    assert sorted(m for m, _ in found) == [f"msg_scan{n:05d}" for n in range(5)]
+    assert sum(scanned) == 5
+    assert len(scanned) == 16
