@@ -16,7 +16,7 @@ def bearer_token(authorization: str | None, query_token: str | None = None) -> s
         if scheme.lower() == "bearer" and token.strip():
             return token.strip()
         raise UnauthorizedError("Authorization header must be 'Bearer <token>'")
-    if query_token:
+    if query_token and query_token.strip():
         return query_token.strip()
     raise UnauthorizedError("missing Authorization: Bearer <token>")
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from functions.errors import ValidationError
 
@@ -22,9 +22,12 @@ def require_utc(value: datetime, *, field: str) -> datetime:
     return value.astimezone(UTC)
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def to_ms(value: datetime) -> int:
-    """Unix milliseconds, the unit QStash's API uses for times."""
-    return int(require_utc(value, field="time").timestamp() * 1000)
+    """Unix milliseconds, the unit QStash's API uses for times (exact: no float rounding)."""
+    return (require_utc(value, field="time") - _EPOCH) // timedelta(milliseconds=1)
 
 
 def from_unix_seconds(seconds: float) -> datetime:

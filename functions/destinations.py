@@ -19,7 +19,8 @@ def _refusal(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | No
         return "a loopback address"
     if address.is_link_local:
         return "a link-local address"
-    if address.is_private or address.is_reserved or address.is_unspecified or address.is_multicast:
+    if not address.is_global or address.is_multicast:
+        # is_global also excludes shared (100.64/10), documentation and benchmark ranges.
         return "a private or reserved address"
     return None
 
@@ -28,8 +29,12 @@ def check_destination(url: str, *, allow_private: bool) -> None:
     """Refuse `url` if its host resolves to an internal address (unless in dev mode)."""
     if allow_private:
         return
-    host = urlsplit(url).hostname or ""
-    port = urlsplit(url).port or 443
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        port = parts.port or 443
+    except ValueError as exc:
+        raise DestinationRefusedError(f"destination {url!r} has an invalid port") from exc
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:

@@ -12,6 +12,7 @@ from enum import StrEnum
 import httpx
 
 from functions import timeouts
+from functions.callbacks import callback_message, callbacks_due
 from functions.clock import Clock
 from functions.destinations import check_destination
 from functions.errors import DestinationRefusedError
@@ -45,6 +46,7 @@ class Dispatcher:
     http: httpx.Client
     clock: Clock
     allow_private: bool
+    enqueue: Callable[[Message], None] | None = None
     sleep: Callable[[float], None] = field(default=time.sleep)
     lease: timedelta = timedelta(seconds=timeouts.LEASE_SECONDS)
 
@@ -110,10 +112,27 @@ class Dispatcher:
         )
         if decision.next_due is not None:
             self.timers.arm(TimerPayload(message.message_id, decision.next_due), now=finished)
+        self._callbacks(message, result, failed=decision.state is MessageState.FAILED)
         return {
             MessageState.DELIVERED: Outcome.DELIVERED,
             MessageState.RETRY: Outcome.RETRY,
         }.get(decision.state, Outcome.FAILED)
+
+    def _callbacks(self, message: Message, result: AttemptResult, *, failed: bool) -> None:
+        if self.enqueue is None:
+            return
+        for request in callbacks_due(message, failed=failed):
+            self.enqueue(
+                callback_message(
+                    message,
+                    result,
+                    request,
+                    now=self.clock(),
+                    dlq_id=message.message_id if failed else None,
+                    default_retries=message.max_retries,
+                    default_timeout=message.timeout_seconds,
+                )
+            )
 
     def _headers(self, message: Message) -> dict[str, str]:
         signed = self.signer().headers(

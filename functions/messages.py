@@ -16,6 +16,7 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 
 class MessageState(StrEnum):
@@ -74,7 +75,7 @@ def can_transition(current: MessageState, new: MessageState) -> bool:
 
 
 def new_message_id() -> str:
-    """QStash-style id: `msg_` and 26 url-safe random characters (opaque to callers)."""
+    """QStash-style id: `msg_` and 27 url-safe random characters (opaque to callers)."""
     return "msg_" + secrets.token_urlsafe(20).replace("-", "x").replace("_", "y")
 
 
@@ -115,6 +116,8 @@ class Message:
     lease_token: str | None = None
     lease_until: datetime | None = None
     events: tuple[Event, ...] = field(default=())
+    # Settings that travel with the message but no query reads: callback options, dedup id.
+    options: dict[str, Any] = field(default_factory=dict)
 
     @property
     def content_type(self) -> str | None:

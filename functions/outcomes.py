@@ -43,8 +43,11 @@ def decide(
     if refused or _non_retryable(result) or message.retried >= message.max_retries:
         failed = replace(event, state=EventState.FAILED)
         return Decision(MessageState.FAILED, message.retried, failed)
-    wait = server_requested_delay(result.headers, now) or retry_delay(
-        retried=message.retried, expression=message.retry_delay
+    requested = server_requested_delay(result.headers, now)
+    wait = (
+        requested
+        if requested is not None
+        else retry_delay(retried=message.retried, expression=message.retry_delay)
     )
     next_due = now + wait
     return Decision(

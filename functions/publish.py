@@ -5,6 +5,8 @@ Pure: no I/O. The API handler passes the raw pieces of the HTTP request in.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,7 +18,9 @@ from functions.clock import from_unix_seconds
 from functions.durations import parse_duration
 from functions.errors import PayloadTooLargeError, ValidationError
 from functions.messages import Message, new_message_id
+from functions.retry import validate_retry_delay
 
+_MAX_HORIZON = timedelta(days=365 * 10)
 METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"})
 MAX_RETRIES = 20
 _FORWARD = "upstash-forward-"
@@ -29,6 +33,11 @@ _ENCODED_SCHEME = re.compile(r"^https?%3A", re.IGNORECASE)
 class PublishLimits:
     max_body_bytes: int
     default_retries: int = 3
+
+
+# Option headers of a callback; every other `Upstash-Callback-*` header is forwarded to it (the
+# SDKs send callback headers as `Upstash-Callback-<Name>`, curl users `-Forward-<Name>`).
+_CALLBACK_OPTIONS = {"retries", "retry-delay", "timeout", "method", "delay"}
 
 
 class Headers:
@@ -63,13 +72,19 @@ def destination_from_path(raw_destination: str, raw_query: str) -> str:
         part for part in raw_query.split("&") if part and not part.startswith("qstash_token=")
     )
     if query:
-        destination = f"{destination}?{query}"
-    parts = urlsplit(destination)
-    if parts.scheme.lower() not in {"http", "https"} or not parts.hostname:
-        raise ValidationError(
-            f"destination must be an absolute http(s) URL, got {raw_destination!r}"
-        )
+        destination = f"{destination}{'&' if '?' in destination else '?'}{query}"
+    _require_http_url(destination, "destination")
     return destination
+
+
+def _require_http_url(url: str, field: str) -> None:
+    parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018 - urlsplit checks the port only when asked
+    except ValueError as exc:
+        raise ValidationError(f"{field} has an invalid port: {url!r}") from exc
+    if parts.scheme.lower() not in {"http", "https"} or not parts.hostname:
+        raise ValidationError(f"{field} must be an absolute http(s) URL, got {url!r}")
 
 
 def parse_publish(
@@ -111,7 +126,62 @@ def parse_publish(
             h.get("Upstash-Failure-Callback"), "Upstash-Failure-Callback"
         ),
         label=h.get("Upstash-Label"),
+        options=_options(h),
     )
+
+
+def _options(h: Headers) -> dict[str, object]:
+    options: dict[str, object] = {}
+    for name, prefix in (
+        ("callback", "upstash-callback-"),
+        ("failureCallback", "upstash-failure-callback-"),
+    ):
+        settings = _callback_settings(h.with_prefix(prefix), prefix)
+        if settings:
+            options[name] = settings
+    return options
+
+
+def _callback_settings(raw: dict[str, str], prefix: str) -> dict[str, object]:
+    """Split `Upstash-Callback-*` headers into the callback's own options and its headers."""
+    field = prefix.rstrip("-").title()
+    settings: dict[str, object] = {}
+    forward: dict[str, str] = {}
+    for suffix, value in raw.items():
+        if suffix in _CALLBACK_OPTIONS:
+            settings[suffix] = value
+        else:
+            forward[suffix.removeprefix("forward-")] = value
+    if "retries" in settings:
+        settings["retries"] = _retries(str(settings["retries"]), 3, field=f"{field}-Retries")
+    if "timeout" in settings:
+        settings["timeout"] = _timeout(str(settings["timeout"]), field=f"{field}-Timeout")
+    if "delay" in settings:
+        parse_duration(str(settings["delay"]), field=f"{field}-Delay")
+    if "retry-delay" in settings:
+        validate_retry_delay(str(settings["retry-delay"]), field=f"{field}-Retry-Delay")
+    if "method" in settings and str(settings["method"]).upper() not in METHODS:
+        raise ValidationError(f"{field}-Method must be one of {', '.join(sorted(METHODS))}")
+    if forward:
+        settings["headers"] = forward
+    return settings
+
+
+def dedup_key(h: Headers, message: Message) -> str | None:
+    """The deduplication key: `Upstash-Deduplication-Id`, or a digest of the content when
+    `Upstash-Content-Based-Deduplication` is true (compared case-insensitively: the Python SDK
+    sends `True`)."""
+    explicit = h.get("Upstash-Deduplication-Id")
+    if explicit:
+        return "id:" + explicit.strip()
+    content_based = (h.get("Upstash-Content-Based-Deduplication") or "").strip().lower()
+    if content_based != "true":
+        return None
+    digest = hashlib.sha256()
+    for part in (message.method, message.url, json.dumps(message.headers, sort_keys=True)):
+        digest.update(part.encode() + b"\0")
+    digest.update(message.body)
+    return "content:" + digest.hexdigest()
 
 
 def due_time(h: Headers, now: datetime) -> datetime:
@@ -125,36 +195,36 @@ def due_time(h: Headers, now: datetime) -> datetime:
             raise ValidationError(
                 f"Upstash-Not-Before must be unix seconds, got {not_before!r}"
             ) from exc
-        if seconds < 0:
-            raise ValidationError(f"Upstash-Not-Before must not be negative, got {seconds}")
+        if seconds < 0 or seconds > now.timestamp() + _MAX_HORIZON.total_seconds():
+            raise ValidationError(
+                f"Upstash-Not-Before must be unix seconds within 10 years, got {seconds}"
+            )
         return max(now, from_unix_seconds(seconds))
     if delay is not None:
         return now + parse_duration(delay, field="Upstash-Delay")
     return now
 
 
-def _retries(value: str | None, default: int) -> int:
+def _retries(value: str | None, default: int, *, field: str = "Upstash-Retries") -> int:
     if value is None:
         return default
-    if not value.strip().isdigit() or int(value) > MAX_RETRIES:
-        raise ValidationError(f"Upstash-Retries must be an integer 0..{MAX_RETRIES}, got {value!r}")
+    if not re.fullmatch(r"[0-9]{1,3}", value.strip()) or int(value) > MAX_RETRIES:
+        raise ValidationError(f"{field} must be an integer 0..{MAX_RETRIES}, got {value!r}")
     return int(value)
 
 
-def _timeout(value: str | None) -> int:
+def _timeout(value: str | None, *, field: str = "Upstash-Timeout") -> int:
     limit = timeouts.DELIVERY_TIMEOUT_MAX_SECONDS
     if value is None:
         return limit
-    seconds = parse_duration(value, field="Upstash-Timeout")
+    seconds = parse_duration(value, field=field)
     if seconds <= timedelta(0) or seconds > timedelta(seconds=limit):
-        raise ValidationError(f"Upstash-Timeout must be between 1s and {limit}s, got {value!r}")
+        raise ValidationError(f"{field} must be between 1s and {limit}s, got {value!r}")
     return int(seconds.total_seconds())
 
 
 def _optional_url(value: str | None, field: str) -> str | None:
     if value is None:
         return None
-    parts = urlsplit(value)
-    if parts.scheme.lower() not in {"http", "https"} or not parts.hostname:
-        raise ValidationError(f"{field} must be an absolute http(s) URL, got {value!r}")
+    _require_http_url(value, field)
     return value

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -30,6 +31,13 @@ _FUNCTIONS: dict[str, Callable[..., Any]] = {
 }
 
 
+_DIGITS = re.compile(r"[0-9]{1,30}")
+
+
+def _capped_seconds(seconds: int) -> timedelta:
+    return timedelta(seconds=max(-1, min(seconds, int(MAX_BACKOFF.total_seconds()))))
+
+
 def default_backoff(retry_number: int) -> timedelta:
     """QStash's default: min(86400, e^(2.5·n)) seconds before retry n (12 s, 2 m 28 s, 30 m, …)."""
     return timedelta(seconds=min(MAX_BACKOFF.total_seconds(), math.exp(2.5 * retry_number)))
@@ -47,18 +55,18 @@ def _evaluate(expression: str, retried: int) -> float:
     return float(value)
 
 
-def validate_retry_delay(expression: str) -> str:
+def validate_retry_delay(expression: str, *, field: str = "Upstash-Retry-Delay") -> str:
     """Reject an expression that does not evaluate to a non-negative number of milliseconds."""
     if len(expression) > 256:
-        raise ValidationError("Upstash-Retry-Delay is longer than 256 characters")
+        raise ValidationError(f"{field} is longer than 256 characters")
     try:
         samples = [_evaluate(expression, retried) for retried in (0, 1, 5)]
     except (InvalidExpression, SyntaxError, TypeError, ValueError, ArithmeticError) as exc:
         raise ValidationError(
-            f"Upstash-Retry-Delay is not a valid delay expression ({exc}): {expression!r}"
+            f"{field} is not a valid delay expression ({exc}): {expression!r}"
         ) from exc
     if min(samples) < 0:
-        raise ValidationError(f"Upstash-Retry-Delay gives a negative delay: {expression!r}")
+        raise ValidationError(f"{field} gives a negative delay: {expression!r}")
     return expression
 
 
@@ -71,7 +79,10 @@ def retry_delay(*, retried: int, expression: str | None) -> timedelta:
     except (InvalidExpression, SyntaxError, TypeError, ValueError, ArithmeticError):
         # Validated at publish; a value that breaks later (overflow) falls back to the default.
         return default_backoff(retried + 1)
-    return min(MAX_BACKOFF, timedelta(milliseconds=max(0.0, millis)))
+    if not math.isfinite(millis):
+        return MAX_BACKOFF if millis > 0 else timedelta(0)
+    cap_ms = MAX_BACKOFF / timedelta(milliseconds=1)
+    return timedelta(milliseconds=min(max(0.0, millis), cap_ms))
 
 
 def server_requested_delay(headers: Mapping[str, str], now: datetime) -> timedelta | None:
@@ -80,22 +91,18 @@ def server_requested_delay(headers: Mapping[str, str], now: datetime) -> timedel
     delay: timedelta | None = None
     retry_after = lowered.get("retry-after")
     if retry_after:
-        if retry_after.isdigit():
-            delay = timedelta(seconds=int(retry_after))
+        if _DIGITS.fullmatch(retry_after):
+            delay = _capped_seconds(int(retry_after))
         else:
             try:
                 delay = parsedate_to_datetime(retry_after) - now
             except (TypeError, ValueError):
                 delay = None
     reset = lowered.get("x-ratelimit-reset")
-    if delay is None and reset and reset.isdigit():
+    if delay is None and reset and _DIGITS.fullmatch(reset):
         value = int(reset)
         # Some APIs send seconds-until-reset, others a unix time: a small number is the former.
-        delay = (
-            timedelta(seconds=value)
-            if value < 10**9
-            else timedelta(seconds=value - now.timestamp())
-        )
+        delay = _capped_seconds(value if value < 10**9 else int(value - now.timestamp()))
     if delay is None:
         return None
     return min(MAX_BACKOFF, max(timedelta(0), delay))

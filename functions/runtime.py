@@ -12,7 +12,9 @@ from aws_lambda_powertools.utilities import parameters
 from functions import keys, store
 from functions.clock import utc_now
 from functions.config import settings
+from functions.deadletter import DeadLetters
 from functions.dispatcher import Dispatcher
+from functions.eventlog import EventLog
 from functions.publish import PublishLimits
 from functions.recovery import Recovery
 from functions.service import MessageService
@@ -70,7 +72,18 @@ def dispatcher() -> Dispatcher:
         http=httpx.Client(),
         clock=utc_now,
         allow_private=settings().dev_mode,
+        enqueue=message_service().enqueue,
     )
+
+
+@cache
+def dead_letters() -> DeadLetters:
+    return DeadLetters(store=message_store(), enqueue=message_service().enqueue, clock=utc_now)
+
+
+@cache
+def event_log() -> EventLog:
+    return EventLog(store=message_store())
 
 
 @cache
@@ -80,6 +93,15 @@ def recovery() -> Recovery:
 
 def reset() -> None:
     """Forget the wiring (tests and the dev server re-read the environment)."""
-    for cached in (settings, timers, message_store, message_service, dispatcher, recovery):
+    for cached in (
+        settings,
+        timers,
+        message_store,
+        message_service,
+        dispatcher,
+        recovery,
+        dead_letters,
+        event_log,
+    ):
         cached.cache_clear()
     parameters.clear_caches()  # type: ignore[no-untyped-call]

@@ -12,6 +12,8 @@ from datetime import datetime
 import jwt
 from standardwebhooks import Webhook
 
+from functions.clock import require_utc
+
 JWT_TTL_SECONDS = 300
 
 
@@ -46,7 +48,7 @@ class Signer:
         self._webhooks = [Webhook(webhook_secret(k)) for k in (keys.current, keys.next)]
 
     def upstash_signature(self, *, url: str, body: bytes, now: datetime) -> str:
-        issued = int(now.timestamp())
+        issued = int(require_utc(now, field="now").timestamp())
         claims = {
             "iss": "Upstash",
             "sub": url,
@@ -60,6 +62,8 @@ class Signer:
 
     def webhook_signature(self, *, message_id: str, body: bytes, now: datetime) -> str:
         """`v1,<sig>` for each key, space-separated, so receivers on either key verify."""
+        # standardwebhooks replaces the zone rather than converting: hand it UTC.
+        now = require_utc(now, field="now")
         try:
             text = body.decode()
         except UnicodeDecodeError:
@@ -70,6 +74,7 @@ class Signer:
 
     def headers(self, *, message_id: str, url: str, body: bytes, now: datetime) -> dict[str, str]:
         """Signature headers of one delivery attempt."""
+        now = require_utc(now, field="now")
         return {
             "Upstash-Signature": self.upstash_signature(url=url, body=body, now=now),
             "webhook-id": message_id,

@@ -49,6 +49,7 @@ def event_view(message: Message, event: Event) -> dict[str, Any]:
         "url": message.url,
         "retried": event.attempt,
         "maxRetries": message.max_retries,
+        "method": message.method,
     }
     optional = {
         "responseStatus": event.response_status,
@@ -62,4 +63,19 @@ def event_view(message: Message, event: Event) -> dict[str, Any]:
         "label": message.label,
     }
     view.update({k: v for k, v in optional.items() if v is not None})
+    return view
+
+
+def dlq_view(message: Message) -> dict[str, Any]:
+    """A failed message as `GET /v2/dlq` shows it: the message plus its last response."""
+    view = message_view(message)
+    view["dlqId"] = message.message_id
+    last = message.events[-1] if message.events else None
+    view["responseStatus"] = last.response_status if last and last.response_status else 0
+    if last and last.response_headers:
+        view["responseHeader"] = {k: [v] for k, v in last.response_headers.items()}
+    if last and last.response_body:
+        view["responseBody"] = last.response_body
+    if last and last.error:
+        view["error"] = last.error
     return view

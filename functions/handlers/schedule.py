@@ -2,33 +2,24 @@
 
 from __future__ import annotations
 
-import base64
-import re
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions import keys, runtime
+from functions import keys
+from functions.api import dlq, events, messages
+from functions.api.common import json_response
 from functions.auth import authenticate, bearer_token
 from functions.config import settings
 from functions.errors import DuetimeError, MethodNotAllowedError, NotFoundError
 from functions.observability import logger
-from functions.publish import destination_from_path
 
 app = APIGatewayHttpResolver()
-
-PUBLISH_PREFIX = "/v2/publish/"
-# Every route's path, so an unmatched method on a known path is a 405, not a 404.
-_KNOWN_PATHS = [
-    re.compile(p) for p in (r"^/v2/publish/.+$", r"^/v2/messages/[^/]+$", r"^/v2/keys$")
-]
-
-
-def _json(status: int, body: dict[str, Any]) -> Response[Any]:
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
+for module in (messages, dlq, events):
+    app.include_router(module.router)
 
 
 def _authorize(resolver: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
@@ -48,58 +39,22 @@ app.use(middlewares=[_authorize])
 def _domain_error(error: DuetimeError) -> Response[Any]:
     if error.status_code >= 500:
         logger.exception("request failed")
-    return _json(error.status_code, {"error": str(error)})
+    return json_response(error.status_code, {"error": str(error)})
 
 
 @app.not_found
 def _no_route(_: Exception) -> Response[Any]:
-    path = app.current_event.path
-    if any(p.match(path) for p in _KNOWN_PATHS):
-        error: DuetimeError = MethodNotAllowedError(
-            f"method {app.current_event.http_method} is not allowed on {path}"
-        )
-    else:
-        error = NotFoundError(f"no route for {app.current_event.http_method} {path}")
-    return _json(error.status_code, {"error": str(error)})
-
-
-@app.post("/v2/publish/.+")
-def publish() -> Response[Any]:
     event = app.current_event
-    raw_path: str = event.raw_event.get("rawPath", event.path)
-    destination = destination_from_path(
-        raw_path[len(PUBLISH_PREFIX) :], event.raw_event.get("rawQueryString", "")
+    # A known path with another method is a 405, not a 404.
+    other_methods = [
+        r for r in app._static_routes + app._dynamic_routes if r.rule.match(event.path)
+    ]
+    error: DuetimeError = (
+        MethodNotAllowedError(f"method {event.http_method} is not allowed on {event.path}")
+        if other_methods
+        else NotFoundError(f"no route for {event.http_method} {event.path}")
     )
-    message = runtime.message_service().publish(
-        destination=destination,
-        headers=dict(event.headers),
-        body=_raw_body(event.body, event.is_base64_encoded),
-    )
-    return _json(201, {"messageId": message.message_id})
-
-
-def _raw_body(body: str | None, is_base64: bool | None) -> bytes:
-    """The request body as bytes; API Gateway base64-encodes bodies it does not treat as text."""
-    if not body:
-        return b""
-    return base64.b64decode(body) if is_base64 else body.encode()
-
-
-@app.get("/v2/messages/<message_id>")
-def get_message(message_id: str) -> Response[Any]:
-    return _json(200, runtime.message_service().get(message_id))
-
-
-@app.delete("/v2/messages/<message_id>")
-def cancel_message(message_id: str) -> Response[Any]:
-    cancelled = runtime.message_service().cancel(message_id)
-    return _json(200, {"cancelled": int(cancelled)})
-
-
-@app.get("/v2/keys")
-def signing_keys() -> Response[Any]:
-    current = keys.signing_keys(settings())
-    return _json(200, {"current": current.current, "next": current.next})
+    return json_response(error.status_code, {"error": str(error)})
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

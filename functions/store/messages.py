@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
+from pynamodb.exceptions import TransactWriteError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
+from pynamodb.transactions import TransactWrite
 
 from functions.clock import from_unix_seconds, to_ms
 from functions.errors import ConflictError, NotFoundError
@@ -20,7 +23,7 @@ from functions.messages import (
 )
 from functions.store import schema
 from functions.store.errors import ConditionFailedError, storage_errors
-from functions.store.models import EventMap, MessageItem
+from functions.store.models import DedupItem, EventMap, MessageItem
 
 _SK = "MSG"
 # How long finished messages stay readable before DynamoDB's TTL removes them.
@@ -87,15 +90,83 @@ def to_message(item: MessageItem) -> Message:
         lease_token=item.lease_token,
         lease_until=item.lease_until,
         events=tuple(_event(e) for e in item.events or []),
+        options=dict(item.options or {}),
     )
 
 
+@dataclass(frozen=True)
+class DedupClaim:
+    key: str
+    now: datetime
+    window: timedelta
+
+
+class DuplicateMessageError(ConflictError):
+    """A deduplication id seen inside its window; carries the first message's id."""
+
+    def __init__(self, first_message_id: str) -> None:
+        super().__init__(f"duplicate of {first_message_id}")
+        self.first_message_id = first_message_id
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass
 class MessageStore:
     """Reads and conditional writes of messages."""
 
-    def create(self, message: Message) -> None:
-        """Write a new message with its CREATED event; fails if the id exists."""
-        item = MessageItem(
+    retention: timedelta = RETENTION
+    dlq_retention: timedelta = RETENTION
+
+    def create(self, message: Message, *, dedup: DedupClaim | None = None) -> None:
+        """Write a new message with its CREATED event; fails if the id exists.
+
+        With a deduplication claim, the message and its `DEDUP#` item are written in one
+        transaction: a duplicate inside the window raises DuplicateMessageError with the first id.
+        """
+        item = self._new_item(message)
+        if dedup is None:
+            with storage_errors(f"create {message.message_id}"):
+                item.save(condition=MessageItem.pk.does_not_exist())
+            return
+        claim = DedupItem(
+            f"DEDUP#{dedup.key}",
+            "DEDUP",
+            message_id=message.message_id,
+            window_ends=dedup.now + dedup.window,
+            expires_at=dedup.now + dedup.window,
+        )
+        free = DedupItem.pk.does_not_exist() | (DedupItem.window_ends < dedup.now)
+        for _ in range(3):
+            try:
+                with TransactWrite(connection=MessageItem._get_connection().connection) as tx:
+                    tx.save(claim, condition=free)
+                    tx.save(item, condition=MessageItem.pk.does_not_exist())
+            except TransactWriteError as exc:
+                first = self._dedup_owner(dedup)
+                if first is not None:
+                    raise DuplicateMessageError(first) from exc
+                # Lost to a transaction still in flight (TransactionConflict): look again.
+                continue
+            return
+        raise ConflictError(f"deduplication id {dedup.key!r} is being published concurrently")
+
+    @staticmethod
+    def _dedup_owner(dedup: DedupClaim) -> str | None:
+        try:
+            existing = DedupItem.get(f"DEDUP#{dedup.key}", "DEDUP", consistent_read=True)
+        except DedupItem.DoesNotExist:
+            return None
+        if existing.window_ends < dedup.now:
+            return None
+        return existing.message_id
+
+    @staticmethod
+    def _new_item(message: Message) -> MessageItem:
+        list_pk, list_sk = schema.list_key("LOG", message.message_id, _iso(message.created_at))
+        return MessageItem(
             _pk(message.message_id),
             _SK,
             message_id=message.message_id,
@@ -113,13 +184,14 @@ class MessageStore:
             failure_callback=message.failure_callback,
             schedule_id=message.schedule_id,
             label=message.label,
+            options=message.options or None,
             retried=0,
             events=[_event_map(Event(EventState.CREATED, message.created_at))],
             wake_shard=schema.wake_shard(message.message_id),
             wake_at=to_ms(message.due_at),
+            list_pk=list_pk,
+            list_sk=list_sk,
         )
-        with storage_errors(f"create {message.message_id}"):
-            item.save(condition=MessageItem.pk.does_not_exist())
 
     def get(self, message_id: str) -> Message:
         try:
@@ -165,8 +237,10 @@ class MessageStore:
                     actions=[
                         MessageItem.state.set(MessageState.ACTIVE.value),
                         MessageItem.lease_token.set(lease_token),
+                        # wake_at stays: leaving the index alone saves an index write per
+                        # claim; recovery re-arms an overdue ACTIVE item and its claim waits
+                        # out the lease.
                         MessageItem.lease_until.set(lease_until),
-                        MessageItem.wake_at.set(to_ms(lease_until)),
                     ],
                     condition=MessageItem.pk.exists() & (waiting | abandoned),
                 )
@@ -192,8 +266,12 @@ class MessageStore:
             MessageItem.lease_until.remove(),
             MessageItem.events.set(MessageItem.events.append([_event_map(event)])),
         ]
-        if state in TERMINAL:
-            actions += self._leave_index(event.at)
+        if state is MessageState.FAILED:
+            dlq_pk, dlq_sk = schema.list_key("DLQ", message_id, _iso(event.at))
+            actions += self._leave_index(event.at, retention=self.dlq_retention)
+            actions += [MessageItem.dlq_pk.set(dlq_pk), MessageItem.dlq_sk.set(dlq_sk)]
+        elif state in TERMINAL:
+            actions += self._leave_index(event.at, retention=self.retention)
         elif next_due is not None:
             actions += [MessageItem.due_at.set(next_due), MessageItem.wake_at.set(to_ms(next_due))]
         condition: Condition = (MessageItem.state == MessageState.ACTIVE.value) & (
@@ -217,7 +295,7 @@ class MessageStore:
                         MessageItem.events.set(
                             MessageItem.events.append([_event_map(Event(EventState.CANCELED, now))])
                         ),
-                        *self._leave_index(now),
+                        *self._leave_index(now, retention=self.retention),
                     ],
                     condition=MessageItem.state.is_in(*(s.value for s in CANCELLABLE)),
                 )
@@ -248,10 +326,80 @@ class MessageStore:
                     found.append((message_id, from_unix_seconds(int(item.wake_at or 0) / 1000)))
         return found
 
+    def newest(self, *, kind: str, before: str | None, count: int) -> tuple[list[str], str | None]:
+        """Message ids newest first from the `list` ("LOG") or `dlq` ("DLQ") index, and a cursor.
+
+        Each index is sharded (no hot partition at 1,000 writes/s), so a page is the newest
+        `count` across every shard's newest `count`; the cursor is the last sort key returned.
+        """
+        index, sort_attr = (
+            (MessageItem.dlq_index, MessageItem.dlq_sk)
+            if kind == "DLQ"
+            else (MessageItem.list_index, MessageItem.list_sk)
+        )
+        keys: list[str] = []
+        for shard in range(schema.WAKE_SHARDS):
+            condition = sort_attr < before if before else None
+            with storage_errors(f"list {kind}"):
+                items = index.query(
+                    f"{kind}#{shard}", condition, scan_index_forward=False, limit=count
+                )
+                keys.extend(str(getattr(item, sort_attr.attr_name)) for item in items)
+        keys.sort(reverse=True)
+        page = keys[:count]
+        cursor = page[-1] if len(keys) > count and page else None
+        return [k.rsplit("#", 1)[1] for k in page], cursor
+
+    def pending_ids(self) -> list[str]:
+        """Ids of every message some timer must still act on (the `wake` index, all shards)."""
+        ids: list[str] = []
+        for shard in range(schema.WAKE_SHARDS):
+            with storage_errors(f"query wake shard {shard}"):
+                ids.extend(
+                    item.pk.removeprefix("MSG#")
+                    for item in MessageItem.wake_index.query(str(shard))
+                )
+        return ids
+
+    def get_many(self, message_ids: list[str]) -> list[Message]:
+        """The messages that exist among `message_ids`, in the order asked."""
+        found: dict[str, Message] = {}
+        keys = [(_pk(m), _SK) for m in dict.fromkeys(message_ids)]
+        with storage_errors("batch get"):
+            for item in MessageItem.batch_get(keys):
+                found[item.message_id] = to_message(item)
+        return [found[m] for m in message_ids if m in found]
+
+    def remove_from_dlq(self, message_id: str) -> bool:
+        """Take a failed message out of the DLQ listing. False if it was not there."""
+        item = MessageItem(_pk(message_id), _SK)
+        try:
+            with storage_errors(f"dlq remove {message_id}"):
+                item.update(
+                    actions=[MessageItem.dlq_pk.remove(), MessageItem.dlq_sk.remove()],
+                    condition=MessageItem.dlq_pk.exists(),
+                )
+        except ConditionFailedError:
+            return False
+        return True
+
+    def in_dlq(self, message_id: str) -> Message:
+        item = self._item(message_id)
+        if item is None or item.dlq_pk is None:
+            raise NotFoundError(f"dlq message {message_id} not found")
+        return to_message(item)
+
     @staticmethod
-    def _leave_index(now: datetime) -> list[Action]:
+    def _item(message_id: str) -> MessageItem | None:
+        try:
+            return MessageItem.get(_pk(message_id), _SK)
+        except MessageItem.DoesNotExist:
+            return None
+
+    @staticmethod
+    def _leave_index(now: datetime, *, retention: timedelta) -> list[Action]:
         return [
             MessageItem.wake_shard.remove(),
             MessageItem.wake_at.remove(),
-            MessageItem.expires_at.set(now + RETENTION),
+            MessageItem.expires_at.set(now + retention),
         ]

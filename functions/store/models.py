@@ -41,6 +41,24 @@ class WakeIndex(GlobalSecondaryIndex["MessageItem"]):  # type: ignore[no-untyped
     wake_at = NumberAttribute(range_key=True)
 
 
+class ListIndex(GlobalSecondaryIndex["MessageItem"]):  # type: ignore[no-untyped-call]
+    class Meta:
+        index_name = schema.LIST_INDEX
+        projection = KeysOnlyProjection()
+
+    list_pk = UnicodeAttribute(hash_key=True)
+    list_sk = UnicodeAttribute(range_key=True)
+
+
+class DlqIndex(GlobalSecondaryIndex["MessageItem"]):  # type: ignore[no-untyped-call]
+    class Meta:
+        index_name = schema.DLQ_INDEX
+        projection = KeysOnlyProjection()
+
+    dlq_pk = UnicodeAttribute(hash_key=True)
+    dlq_sk = UnicodeAttribute(range_key=True)
+
+
 class MessageItem(Model):
     class Meta:
         # Bound to the deployment's table by store.bind(); these are placeholders.
@@ -64,14 +82,36 @@ class MessageItem(Model):
     failure_callback = UnicodeAttribute(null=True)
     schedule_id = UnicodeAttribute(null=True)
     label = UnicodeAttribute(null=True)
+    options = JSONAttribute(null=True)
     retried = NumberAttribute(default=0)
     lease_token = UnicodeAttribute(null=True)
     lease_until = UTCDateTimeAttribute(null=True)
     events = ListAttribute(of=EventMap, default=list)
     wake_shard = UnicodeAttribute(null=True)
     wake_at = NumberAttribute(null=True)
+    list_pk = UnicodeAttribute(null=True)
+    list_sk = UnicodeAttribute(null=True)
+    dlq_pk = UnicodeAttribute(null=True)
+    dlq_sk = UnicodeAttribute(null=True)
     expires_at = TTLAttribute(null=True)
     wake_index = WakeIndex()
+    list_index = ListIndex()
+    dlq_index = DlqIndex()
 
 
-MODELS: tuple[type[Model], ...] = (MessageItem,)
+class DedupItem(Model):
+    """A deduplication id, pointing at the message it first published."""
+
+    class Meta:
+        table_name = "duetime"
+        region = "us-east-1"
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    message_id = UnicodeAttribute()
+    # DynamoDB's TTL deletes lazily (up to days late), so the window is checked on this field.
+    window_ends = UTCDateTimeAttribute()
+    expires_at = TTLAttribute()
+
+
+MODELS: tuple[type[Model], ...] = (MessageItem, DedupItem)

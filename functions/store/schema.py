@@ -2,9 +2,15 @@
 
 One table, generic keys:
     pk = "MSG#<messageId>", sk = "MSG"            a message and its event log
+    pk = "DEDUP#<key>",     sk = "DEDUP"          a deduplication id, for its window
 GSI `wake` (sparse, keys only): items that some timer must still act on.
     wake_shard = "<0..WAKE_SHARDS-1>" (from the id), wake_at = unix ms when it is due
-A message leaves the index when it reaches a terminal state, so recovery reads only live work.
+    A message leaves the index when it reaches a terminal state, so recovery reads only live work.
+GSI `list` (sparse, keys only): what the API lists newest first (messages for the event log).
+    list_pk = "<kind>#<shard>", list_sk = "<ISO time>#<id>"; set once at creation and never
+    changed, so later writes to the item cost no index write.
+GSI `dlq` (sparse, keys only): failed messages still in the dead-letter queue.
+    dlq_pk = "DLQ#<shard>", dlq_sk = "<ISO failure time>#<id>"
 """
 
 from __future__ import annotations
@@ -20,6 +26,12 @@ SK = "sk"
 WAKE_INDEX = "wake"
 WAKE_SHARD = "wake_shard"
 WAKE_AT = "wake_at"
+LIST_INDEX = "list"
+LIST_PK = "list_pk"
+LIST_SK = "list_sk"
+DLQ_INDEX = "dlq"
+DLQ_PK = "dlq_pk"
+DLQ_SK = "dlq_sk"
 TTL_ATTRIBUTE = "expires_at"
 # Enough shards to spread 1,000 writes/s well below a partition's 1,000 WCU; recovery queries each.
 WAKE_SHARDS = 16
@@ -28,6 +40,11 @@ WAKE_SHARDS = 16
 def wake_shard(item_id: str) -> str:
     """Stable shard of an item id (crc32: cheap, deterministic across processes)."""
     return str(zlib.crc32(item_id.encode()) % WAKE_SHARDS)
+
+
+def list_key(kind: str, item_id: str, at: str) -> tuple[str, str]:
+    """(partition, sort) of an item in a sharded, newest-first listing index."""
+    return f"{kind}#{wake_shard(item_id)}", f"{at}#{item_id}"
 
 
 def table_definition(table_name: str) -> CreateTableInputTypeDef:
@@ -40,6 +57,10 @@ def table_definition(table_name: str) -> CreateTableInputTypeDef:
             {"AttributeName": SK, "AttributeType": "S"},
             {"AttributeName": WAKE_SHARD, "AttributeType": "S"},
             {"AttributeName": WAKE_AT, "AttributeType": "N"},
+            {"AttributeName": LIST_PK, "AttributeType": "S"},
+            {"AttributeName": LIST_SK, "AttributeType": "S"},
+            {"AttributeName": DLQ_PK, "AttributeType": "S"},
+            {"AttributeName": DLQ_SK, "AttributeType": "S"},
         ],
         "KeySchema": [
             {"AttributeName": PK, "KeyType": "HASH"},
@@ -53,6 +74,22 @@ def table_definition(table_name: str) -> CreateTableInputTypeDef:
                     {"AttributeName": WAKE_AT, "KeyType": "RANGE"},
                 ],
                 "Projection": {"ProjectionType": "KEYS_ONLY"},
-            }
+            },
+            {
+                "IndexName": LIST_INDEX,
+                "KeySchema": [
+                    {"AttributeName": LIST_PK, "KeyType": "HASH"},
+                    {"AttributeName": LIST_SK, "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            },
+            {
+                "IndexName": DLQ_INDEX,
+                "KeySchema": [
+                    {"AttributeName": DLQ_PK, "KeyType": "HASH"},
+                    {"AttributeName": DLQ_SK, "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            },
         ],
     }

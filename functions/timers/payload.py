@@ -30,5 +30,5 @@ class TimerPayload:
                 due_at=from_unix_seconds(int(data["dueAt"]) / 1000),
                 kind=str(data.get("kind", "message")),
             )
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, OverflowError, OSError) as exc:
             raise ValidationError(f"timer payload is malformed: {body[:200]!r}") from exc

@@ -1,0 +1,1 @@
+"""HTTP adapters of the API: Powertools routers that parse requests and call one service."""

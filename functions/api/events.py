@@ -1,0 +1,52 @@
+"""`/v2/events` and `/v2/logs` (the same log under both names and keys)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+
+from functions import runtime
+from functions.api.common import json_response, query_int, query_list, query_one
+from functions.errors import ValidationError
+from functions.eventlog import EventFilter
+from functions.messages import EventState
+
+router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]
+
+
+def _page(key: str) -> Response[Any]:
+    event = router.current_event
+    state = query_one(event, "state")
+    if state is not None and state not in EventState.__members__:
+        raise ValidationError(
+            f"state must be one of {', '.join(EventState.__members__)}, got {state!r}"
+        )
+    ids = (query_list(event, "messageIds") or []) + (query_list(event, "messageId") or [])
+    selection = EventFilter(
+        message_ids=tuple(ids),
+        state=state,
+        url=query_one(event, "url"),
+        schedule_id=query_one(event, "scheduleId"),
+        label=query_one(event, "label"),
+        from_ms=query_int(event, "fromDate"),
+        to_ms=query_int(event, "toDate"),
+    )
+    rows, cursor = runtime.event_log().page(
+        cursor=query_one(event, "cursor"), count=query_int(event, "count"), selection=selection
+    )
+    body: dict[str, Any] = {key: rows}
+    if cursor:
+        body["cursor"] = cursor
+    return json_response(200, body)
+
+
+@router.get("/v2/events")
+def events() -> Response[Any]:
+    return _page("events")
+
+
+@router.get("/v2/logs")
+def logs() -> Response[Any]:
+    return _page("logs")

@@ -1,0 +1,79 @@
+"""The SSRF guard. Only IP literals and `localhost` are used: they resolve without DNS."""
+
+from __future__ import annotations
+
+import pytest
+
+from functions.destinations import check_destination
+from functions.errors import DestinationRefusedError
+
+
+def refusal(url: str) -> str | None:
+    """The refusal message for `url` outside dev mode, or None when it may be called."""
+    try:
+        check_destination(url, allow_private=False)
+    except DestinationRefusedError as exc:
+        return str(exc)
+    return None
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("http://127.0.0.1/x", "a loopback address"),
+        ("http://localhost:8080/x", "a loopback address"),
+        ("http://[::1]/", "a loopback address"),
+        ("http://10.0.0.1/", "a private or reserved address"),
+        ("http://192.168.1.10:8443/", "a private or reserved address"),
+        ("http://172.16.0.1/", "a private or reserved address"),
+        ("http://0.0.0.0/", "a private or reserved address"),
+        ("http://[fc00::1]/", "a private or reserved address"),
+        ("http://224.0.0.1/", "a private or reserved address"),
+        ("http://169.254.169.254/latest/meta-data/", "a cloud metadata address"),
+        ("http://[fd00:ec2::254]/latest", "a cloud metadata address"),
+        ("http://169.254.1.1/", "a link-local address"),
+        ("http://[fe80::1]/", "a link-local address"),
+        ("http://[::ffff:127.0.0.1]/", "refused"),
+    ],
+)
+def test_internal_destinations_are_refused_with_the_reason(url: str, reason: str) -> None:
+    message = refusal(url)
+    assert message is not None
+    assert reason in message
+    assert "refused outside dev mode" in message
+
+
+def test_metadata_refusal_names_the_host_and_address() -> None:
+    message = refusal("http://169.254.169.254/latest")
+    assert message == (
+        "destination '169.254.169.254' resolves to 169.254.169.254, a cloud metadata address; "
+        "refused outside dev mode"
+    )
+
+
+@pytest.mark.parametrize(
+    "url", ["http://93.184.216.34/", "https://93.184.216.34:8443/p?x=1", "http://[2606:4700::1]/"]
+)
+def test_public_ip_literals_may_be_called(url: str) -> None:
+    assert refusal(url) is None
+
+
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1/x", "http://10.0.0.1/", "http://169.254.169.254/"]
+)
+def test_dev_mode_allows_private_destinations(url: str) -> None:
+    # Given an internal destination that is refused outside dev mode
+    assert refusal(url) is not None
+    # When dev mode allows private destinations, then no refusal is raised
+    assert check_destination(url, allow_private=True) is None
+
+
+def test_shared_address_space_is_refused() -> None:
+    message = refusal("http://100.64.0.1/")
+    assert message is not None
+    assert "private or reserved" in message
+
+
+def test_invalid_port_is_a_refusal() -> None:
+    with pytest.raises(DestinationRefusedError):
+        check_destination("http://93.184.216.34:99999/", allow_private=False)

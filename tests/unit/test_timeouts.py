@@ -1,0 +1,36 @@
+"""The timeout inequality of the delivery path: visibility > Lambda timeout > delivery + margin."""
+
+from __future__ import annotations
+
+from functions import timeouts
+
+
+def test_inequality_holds() -> None:
+    assert timeouts.inequality_holds() is True
+
+
+def test_visibility_timeout_outlasts_the_dispatch_lambda() -> None:
+    assert timeouts.DELIVERY_QUEUE_VISIBILITY_SECONDS > timeouts.DISPATCH_LAMBDA_TIMEOUT_SECONDS
+    # AWS's recommendation for SQS event sources: at least six times the function timeout.
+    assert (
+        timeouts.DELIVERY_QUEUE_VISIBILITY_SECONDS >= 6 * timeouts.DISPATCH_LAMBDA_TIMEOUT_SECONDS
+    )
+
+
+def test_dispatch_lambda_leaves_a_margin_beyond_the_longest_delivery() -> None:
+    assert timeouts.DISPATCH_MARGIN_SECONDS > 0
+    assert (
+        timeouts.DISPATCH_LAMBDA_TIMEOUT_SECONDS
+        >= timeouts.DELIVERY_TIMEOUT_MAX_SECONDS + timeouts.DISPATCH_MARGIN_SECONDS
+    )
+    assert timeouts.DISPATCH_LAMBDA_TIMEOUT_SECONDS > timeouts.DELIVERY_TIMEOUT_MAX_SECONDS
+
+
+def test_lease_outlasts_any_invocation_holding_it() -> None:
+    assert timeouts.LEASE_SECONDS > timeouts.DISPATCH_LAMBDA_TIMEOUT_SECONDS
+
+
+def test_lambda_limits_are_respected() -> None:
+    # Lambda's maximum timeout is 15 minutes; SQS's maximum visibility timeout is 12 hours.
+    assert timeouts.DISPATCH_LAMBDA_TIMEOUT_SECONDS <= 900
+    assert timeouts.DELIVERY_QUEUE_VISIBILITY_SECONDS <= 12 * 3600
