@@ -140,7 +140,7 @@ def _next(it: croniter[datetime], zone: tzinfo, after: datetime) -> datetime | N
     start = after + min(_offset(zone, after - _DAY), _offset(zone, after))
     it.set_current(start.replace(tzinfo=None))
     best: datetime | None = None
-    reach = timedelta(0)
+    reach = timedelta(0)  # largest offset near `best`: how far ahead a wall can still map earlier
     while True:
         try:
             wall = it.get_next(datetime)

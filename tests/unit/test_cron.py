@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from croniter import croniter
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from functions.cron import CronSpec
@@ -264,7 +264,6 @@ def test_half_hour_gap_keeps_every_wall_time() -> None:
 # --- Properties ---------------------------------------------------------------------------
 
 
-@settings(max_examples=150)
 @given(schedule=schedules())
 def test_next_after_is_strictly_increasing_utc_and_agrees_with_fires_between(
     schedule: tuple[CronSpec, datetime],
@@ -280,7 +279,6 @@ def test_next_after_is_strictly_increasing_utc_and_agrees_with_fires_between(
         t = following
 
 
-@settings(max_examples=100)
 @given(schedule=schedules())
 def test_fires_match_a_minute_by_minute_reading_of_the_rule(
     schedule: tuple[CronSpec, datetime],
