@@ -6,6 +6,7 @@ import base64
 import json
 import threading
 from datetime import timedelta
+from itertools import pairwise
 
 import boto3
 import pytest
@@ -15,7 +16,7 @@ from functions.dispatcher import Outcome
 from tests.helpers.api import call
 from tests.helpers.clock import FakeClock
 from tests.helpers.drive import drive
-from tests.helpers.receiver import Receiver, Received, Reply
+from tests.helpers.receiver import Received, Receiver, Reply
 from tests.integration.conftest import Aws
 
 
@@ -39,7 +40,7 @@ def test_fails_twice_then_succeeds_spaced_by_the_retry_delay_expression(aws: Aws
     assert [r.headers["Upstash-Retried"] for r in requests] == ["0", "1", "2"]
     events = runtime.message_store().get(message_id).events
     attempts = [e.at for e in events if e.state.value in {"ERROR", "DELIVERED"}]
-    gaps = [(b - a).total_seconds() for a, b in zip(attempts, attempts[1:], strict=False)]
+    gaps = [(b - a).total_seconds() for a, b in pairwise(attempts)]
     assert gaps == [pytest.approx(1.0, abs=0.05), pytest.approx(2.0, abs=0.05)]
 
 
@@ -253,13 +254,12 @@ def test_dlq_get_delete_bulk_delete_and_retry(aws: Aws) -> None:
     by_query = call("DELETE", "/v2/dlq", token=aws.token, query=f"dlqIds={ids[2]}")
     assert by_query.json == {"deleted": 1}
     # Retry republishes as a new message and takes it out of the DLQ.
-    with Receiver() as up:
-        retried = call("POST", f"/v2/dlq/retry/{ids[3]}", token=aws.token)
-        assert retried.status == 200
-        new_id = retried.json["messageId"]
-        assert new_id != ids[3]
-        again = call("POST", "/v2/dlq/retry", token=aws.token, query=f"dlqIds={ids[4]}")
-        assert len(again.json["responses"]) == 1
+    retried = call("POST", f"/v2/dlq/retry/{ids[3]}", token=aws.token)
+    assert retried.status == 200
+    new_id = retried.json["messageId"]
+    assert new_id != ids[3]
+    again = call("POST", "/v2/dlq/retry", token=aws.token, query=f"dlqIds={ids[4]}")
+    assert len(again.json["responses"]) == 1
     assert call("GET", "/v2/dlq", token=aws.token).json["messages"] == []
     assert call("GET", f"/v2/messages/{new_id}", token=aws.token).json["state"] == "CREATED"
     assert call("DELETE", "/v2/dlq", token=aws.token).status == 400
