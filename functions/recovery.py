@@ -20,6 +20,7 @@ from functions.timers.payload import TimerPayload
 # timers that are merely in flight.
 GRACE = timedelta(seconds=60)
 PER_SHARD_LIMIT = 500
+_KINDS = {"MSG": "message", "SCHED": "schedule"}
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,9 @@ class Recovery:
         """Re-arm every overdue message for immediate dispatch."""
         now = self.clock()
         overdue = self.store.overdue(before=now - self.grace, per_shard_limit=PER_SHARD_LIMIT)
-        for message_id, wake_at in overdue:
-            self.timers.arm(TimerPayload(message_id, min(wake_at, now)), now=now)
-        return RecoveryReport(len(overdue), tuple(m for m, _ in overdue))
+        for key, wake_at in overdue:
+            prefix, _, target_id = key.partition("#")
+            # The wake time is the exact due time the target waits for (a schedule's claim
+            # compares it), so the timer carries it unchanged.
+            self.timers.arm(TimerPayload(target_id, wake_at, kind=_KINDS[prefix]), now=now)
+        return RecoveryReport(len(overdue), tuple(k.partition("#")[2] for k, _ in overdue))

@@ -13,14 +13,17 @@ from functions import keys, store
 from functions.clock import utc_now
 from functions.config import settings
 from functions.deadletter import DeadLetters
-from functions.dispatcher import Dispatcher
+from functions.dispatcher import Dispatcher, Outcome
 from functions.eventlog import EventLog
 from functions.publish import PublishLimits
 from functions.recovery import Recovery
+from functions.schedule_service import SCHEDULE, ScheduleService
 from functions.service import MessageService
 from functions.signing import Signer
 from functions.store.messages import MessageStore
+from functions.store.schedules import ScheduleStore
 from functions.timers.arming import TimerConfig, Timers
+from functions.timers.payload import TimerPayload
 
 
 @cache
@@ -87,6 +90,26 @@ def event_log() -> EventLog:
 
 
 @cache
+def schedule_service() -> ScheduleService:
+    s = settings()
+    return ScheduleService(
+        store=ScheduleStore(messages=message_store()),
+        messages=message_store(),
+        timers=timers(),
+        clock=utc_now,
+        limits=PublishLimits(max_body_bytes=s.max_body_bytes, default_retries=s.default_retries),
+        deliver=dispatcher().handle,
+    )
+
+
+def handle_timer(payload: TimerPayload) -> Outcome:
+    """Route a fired timer to what it wakes."""
+    if payload.kind == SCHEDULE:
+        return schedule_service().fire(payload)
+    return dispatcher().handle(payload)
+
+
+@cache
 def recovery() -> Recovery:
     return Recovery(store=message_store(), timers=timers(), clock=utc_now)
 
@@ -102,6 +125,7 @@ def reset() -> None:
         recovery,
         dead_letters,
         event_log,
+        schedule_service,
     ):
         cached.cache_clear()
     parameters.clear_caches()  # type: ignore[no-untyped-call]

@@ -6,7 +6,8 @@ import base64
 from typing import Any
 
 from functions.clock import to_ms
-from functions.messages import Event, Message
+from functions.messages import Event, Message, MessageState
+from functions.schedules import Schedule
 
 
 def _body(message: Message) -> dict[str, str]:
@@ -79,3 +80,44 @@ def dlq_view(message: Message) -> dict[str, Any]:
     if last and last.error:
         view["error"] = last.error
     return view
+
+
+def schedule_view(schedule: Schedule, *, last_message: Message | None) -> dict[str, Any]:
+    """A schedule as `GET /v2/schedules/{id}` shows it, with duetime's missed-fire state."""
+    t = schedule.template
+    view: dict[str, Any] = {
+        "scheduleId": schedule.schedule_id,
+        "cron": str(schedule.cron),
+        "destination": t.url,
+        "method": t.method,
+        "header": {name: [value] for name, value in t.headers.items()},
+        "retries": t.max_retries,
+        "createdAt": to_ms(schedule.created_at),
+        "isPaused": schedule.paused,
+        "missedFires": schedule.missed_fires,
+        **_body(t),
+    }
+    optional = {
+        "callback": t.callback,
+        "failureCallback": t.failure_callback,
+        "delay": int(schedule.delay.total_seconds()) if schedule.delay else None,
+        "timeout": t.timeout_seconds,
+        "retryDelayExpression": t.retry_delay,
+        "label": t.label,
+        "lastScheduleTime": to_ms(schedule.last_fire) if schedule.last_fire else None,
+        "nextScheduleTime": to_ms(schedule.next_fire) if schedule.next_fire else None,
+        "lastMissedAt": to_ms(schedule.last_missed_at) if schedule.last_missed_at else None,
+    }
+    view.update({k: v for k, v in optional.items() if v is not None})
+    if last_message is not None:
+        view["lastScheduleStates"] = {last_message.message_id: _fire_state(last_message)}
+    return view
+
+
+def _fire_state(message: Message) -> str:
+    """QStash's schedule states: IN_PROGRESS, SUCCESS or FAIL."""
+    if message.state is MessageState.DELIVERED:
+        return "SUCCESS"
+    if message.state in {MessageState.FAILED, MessageState.CANCELED}:
+        return "FAIL"
+    return "IN_PROGRESS"

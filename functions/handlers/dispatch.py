@@ -28,7 +28,7 @@ def handle_record(body: str) -> Outcome:
     except ValidationError:
         logger.exception("dropping malformed timer")
         return Outcome.SKIPPED
-    return runtime.dispatcher().handle(payload)
+    return runtime.handle_timer(payload)
 
 
 async def _record_handler(record: SQSRecord) -> str:

@@ -126,7 +126,7 @@ class MessageStore:
         With a deduplication claim, the message and its `DEDUP#` item are written in one
         transaction: a duplicate inside the window raises DuplicateMessageError with the first id.
         """
-        item = self._new_item(message)
+        item = self.new_item(message)
         if dedup is None:
             with storage_errors(f"create {message.message_id}"):
                 item.save(condition=MessageItem.pk.does_not_exist())
@@ -164,7 +164,7 @@ class MessageStore:
         return existing.message_id
 
     @staticmethod
-    def _new_item(message: Message) -> MessageItem:
+    def new_item(message: Message) -> MessageItem:
         list_pk, list_sk = schema.list_key("LOG", message.message_id, _iso(message.created_at))
         return MessageItem(
             _pk(message.message_id),
@@ -310,7 +310,7 @@ class MessageStore:
         return True
 
     def overdue(self, *, before: datetime, per_shard_limit: int) -> list[tuple[str, datetime]]:
-        """(message id, wake time) of live messages whose wake time is before `before`.
+        """(item key, wake time) of live items whose wake time is before `before`.
 
         One query per shard of the sparse `wake` index: it holds only messages some timer must
         still act on, so the read is in proportion to the overdue items, not to the table.
@@ -319,11 +319,12 @@ class MessageStore:
         cutoff = to_ms(before)
         for shard in range(schema.WAKE_SHARDS):
             with storage_errors(f"query wake shard {shard}"):
-                for item in MessageItem.wake_index.query(
+                items = MessageItem.wake_index.query(
                     str(shard), MessageItem.wake_at < cutoff, limit=per_shard_limit
-                ):
-                    message_id = item.pk.removeprefix("MSG#")
-                    found.append((message_id, from_unix_seconds(int(item.wake_at or 0) / 1000)))
+                )
+                found.extend(
+                    (item.pk, from_unix_seconds(int(item.wake_at or 0) / 1000)) for item in items
+                )
         return found
 
     def newest(self, *, kind: str, before: str | None, count: int) -> tuple[list[str], str | None]:

@@ -6,6 +6,7 @@ from typing import Any
 
 from pynamodb.attributes import (
     BinaryAttribute,
+    BooleanAttribute,
     JSONAttribute,
     ListAttribute,
     MapAttribute,
@@ -57,6 +58,15 @@ class DlqIndex(GlobalSecondaryIndex["MessageItem"]):  # type: ignore[no-untyped-
 
     dlq_pk = UnicodeAttribute(hash_key=True)
     dlq_sk = UnicodeAttribute(range_key=True)
+
+
+class ScheduleListIndex(GlobalSecondaryIndex["ScheduleItem"]):  # type: ignore[no-untyped-call]
+    class Meta:
+        index_name = schema.LIST_INDEX
+        projection = KeysOnlyProjection()
+
+    list_pk = UnicodeAttribute(hash_key=True)
+    list_sk = UnicodeAttribute(range_key=True)
 
 
 class MessageItem(Model):
@@ -114,4 +124,42 @@ class DedupItem(Model):
     expires_at = TTLAttribute()
 
 
-MODELS: tuple[type[Model], ...] = (MessageItem, DedupItem)
+class ScheduleItem(Model):
+    """A recurring schedule: its cron, the message template and where its chain of fires is."""
+
+    class Meta:
+        table_name = "duetime"
+        region = "us-east-1"
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    schedule_id = UnicodeAttribute()
+    cron = UnicodeAttribute()
+    url = UnicodeAttribute()
+    method = UnicodeAttribute()
+    headers = JSONAttribute()
+    body = BinaryAttribute(legacy_encoding=False)
+    max_retries = NumberAttribute()
+    retry_delay = UnicodeAttribute(null=True)
+    timeout_seconds = NumberAttribute()
+    callback = UnicodeAttribute(null=True)
+    failure_callback = UnicodeAttribute(null=True)
+    label = UnicodeAttribute(null=True)
+    options = JSONAttribute(null=True)
+    delay_seconds = NumberAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    paused = BooleanAttribute(default=False)
+    next_fire = UTCDateTimeAttribute(null=True)
+    last_fire = UTCDateTimeAttribute(null=True)
+    last_message_id = UnicodeAttribute(null=True)
+    missed_fires = NumberAttribute(default=0)
+    last_missed_at = UTCDateTimeAttribute(null=True)
+    version = NumberAttribute(default=0)
+    wake_shard = UnicodeAttribute(null=True)
+    wake_at = NumberAttribute(null=True)
+    list_pk = UnicodeAttribute(null=True)
+    list_sk = UnicodeAttribute(null=True)
+    list_index = ScheduleListIndex()
+
+
+MODELS: tuple[type[Model], ...] = (MessageItem, DedupItem, ScheduleItem)

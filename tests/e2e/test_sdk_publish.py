@@ -87,3 +87,26 @@ def test_sdk_with_a_wrong_token_gets_401(dev: DevProcess) -> None:
     client = QStash("not-the-token", base_url=dev.url, retry=False)
     with pytest.raises(QStashError, match="401"):
         client.message.publish(url="https://example.com/x", body="x")
+
+
+def test_sdk_minutely_schedule_delivers_within_a_second_of_the_minute(
+    dev: DevProcess, receiver: Receiver
+) -> None:
+    # Given a `* * * * *` schedule created through the SDK
+    client = _client(dev)
+    url = receiver.url("/cron")
+    schedule_id = client.schedule.create(destination=url, cron="* * * * *", body="tick")
+    try:
+        schedule = client.schedule.get(schedule_id)
+        assert schedule.cron == "* * * * *"
+        next_minute = schedule.next_schedule_time / 1000  # type: ignore[operator]
+        # When the minute comes, then it is delivered within a second of it, signed
+        (request,) = receiver.wait_for(1, timeout=75)
+        assert 0 <= request.at - next_minute <= 1.0
+        assert request.headers["Upstash-Schedule-Id"] == schedule_id
+        QStashReceiver(dev.current_key, dev.next_key).verify(
+            signature=request.headers["Upstash-Signature"], body="tick", url=url
+        )
+    finally:
+        client.schedule.delete(schedule_id)
+    assert [s.schedule_id for s in client.schedule.list()] == []

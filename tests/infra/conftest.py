@@ -1,7 +1,7 @@
 """One CDK app per test session, three deployments of it, synthesized once.
 
-production    DuetimeProps() defaults (HTTP API, RETAIN, deletion protection), in an account
-              and region, as `cdk deploy` synthesizes it
+production    as app.py builds it from cdk.json (HTTP API, RETAIN, deletion protection), in
+              an account and region, as `cdk deploy` synthesizes it
 sandbox       .as_sandbox() with an allow-list of destination hosts, environment-agnostic
 function_url  sandbox behind a Lambda function URL, alarms sent to an SNS topic
 
@@ -24,7 +24,7 @@ import pytest
 from aws_cdk.assertions import Template
 from cdk_nag import AwsSolutionsChecks
 
-from infra import DuetimeProps, DuetimeStack
+from infra import DuetimeProps, DuetimeStack, props_from_context
 from tests.infra.synth import (
     ALARM_TOPIC_ARN,
     ALLOWED_HOSTS,
@@ -57,7 +57,9 @@ def deployments(tmp_path_factory: pytest.TempPathFactory) -> Deployments:
     )
     stacks = {
         # With an account and region, as `cdk deploy` synthesizes it: ARNs become literals.
-        "production": DuetimeStack(app, "Production", props=DuetimeProps(), env=PRODUCTION_ENV),
+        "production": DuetimeStack(
+            app, "Production", props=props_from_context(app.node), env=PRODUCTION_ENV
+        ),
         "sandbox": DuetimeStack(
             app,
             "Sandbox",

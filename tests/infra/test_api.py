@@ -32,8 +32,8 @@ def test_http_api_default_stage_is_throttled_and_access_logged(production: Deplo
     assert props["StageName"] == "$default"
     assert props["AutoDeploy"] is True
     assert props["DefaultRouteSettings"] == {
-        "ThrottlingRateLimit": 100,
-        "ThrottlingBurstLimit": 200,
+        "ThrottlingRateLimit": 2000,
+        "ThrottlingBurstLimit": 4000,
     }
     log_format = json.loads(props["AccessLogSettings"]["Format"])
     assert log_format["requestId"] == "$context.requestId"

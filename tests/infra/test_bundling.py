@@ -10,9 +10,11 @@ import pytest
 from aws_cdk import aws_lambda as lambda_
 
 from infra.bundling import (
+    BUNDLE_PYTHON_ENV,
     PROJECT_ROOT,
     BundlingError,
     LocalPythonBundler,
+    bytecode_compiler,
     lambda_code,
     python_version_of,
     runtime_requirements,
@@ -57,9 +59,9 @@ def test_only_python_runtimes_are_accepted() -> None:
 def _assert_is_lambda_bundle(root: Path) -> None:
     assert (root / "functions" / "handlers" / "dispatch.py").is_file()
     assert (root / "functions" / "handlers" / "schedule.py").is_file()
-    # The dev server and caches stay behind.
+    # The dev server stays behind, and so does this machine's bytecode.
     assert not (root / "functions" / "local").exists()
-    assert not list((root / "functions").rglob("__pycache__"))
+    assert all(pyc.name.endswith(".cpython-313.pyc") for pyc in root.rglob("*.pyc"))
     # Compiled wheels are Linux/arm64 builds for the Lambda's Python, not this machine's.
     (native,) = list((root / "pydantic_core").glob("_pydantic_core.*.so"))
     assert native.name == "_pydantic_core.cpython-313-aarch64-linux-gnu.so"
@@ -99,3 +101,19 @@ def test_cdk_synth_stages_the_bundle_through_jsii(tmp_path: Path) -> None:
     # Then the staged asset is the bundle
     (asset,) = [p for p in (tmp_path / "cdk.out").glob("asset.*") if p.is_dir()]
     _assert_is_lambda_bundle(asset)
+
+
+@pytest.mark.bundling
+def test_bytecode_is_compiled_for_the_lambda_python(tmp_path: Path) -> None:
+    # Given an interpreter of the Lambda's Python version on this machine
+    compiler = bytecode_compiler(python_version_of(PYTHON))
+    if compiler is None:
+        pytest.skip(f"no Python 3.13 interpreter here: set {BUNDLE_PYTHON_ENV} to run this")
+    bundler = LocalPythonBundler(
+        python_version="3.13", requirements=["pydantic-core"], compile_with=compiler
+    )
+    # When it bundles
+    bundler.try_bundle(str(tmp_path), image=cdk.DockerImage.from_registry("unused"))
+    # Then the sources come with bytecode the Lambda's interpreter loads without recompiling
+    assert (tmp_path / "functions" / "__pycache__" / "config.cpython-313.pyc").is_file()
+    assert list((tmp_path / "pydantic_core").rglob("*.cpython-313.pyc"))

@@ -100,7 +100,7 @@ def test_queue_consumers_report_partial_batch_failures_with_bounded_concurrency(
     for mapping in mappings.values():
         props = mapping["Properties"]
         assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-        assert props["ScalingConfig"] == {"MaximumConcurrency": 50}
+        assert props["ScalingConfig"] == {"MaximumConcurrency": 100}
         assert props["BatchSize"] == 10
         assert props.get("MaximumBatchingWindowInSeconds", 0) == 0
 
