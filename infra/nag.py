@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cdk_nag import NagPackSuppression, NagSuppressions
+from cdk_nag import NagPackSuppression, NagSuppressions, RegexAppliesTo
 from constructs import IConstruct
 
 # cdk-nag refuses reasons shorter than this; ours say why the finding is acceptable here.
@@ -16,7 +16,7 @@ def suppress(
     rule_id: str,
     reason: str,
     *,
-    applies_to: Sequence[str] = (),
+    applies_to: Sequence[str | RegexAppliesTo] = (),
     apply_to_children: bool = False,
 ) -> None:
     """Suppress one AwsSolutions rule on `construct`, limited to `applies_to` findings if given."""

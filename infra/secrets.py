@@ -7,6 +7,8 @@ replace the secret with `{"current": ..., "next": ...}` to rotate.
 
 from __future__ import annotations
 
+import json
+
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
@@ -36,7 +38,7 @@ class Secrets(Construct):
             "SigningKeys",
             description="duetime signing keys: generated material, split into current and next",
             generate_secret_string=secretsmanager.SecretStringGenerator(
-                secret_string_template="{}",
+                secret_string_template=json.dumps({}),
                 generate_string_key=SIGNING_MATERIAL_KEY,
                 password_length=SIGNING_MATERIAL_LENGTH,
                 exclude_punctuation=True,

@@ -11,7 +11,7 @@ import boto3
 from moto import mock_aws
 
 from functions import runtime
-from functions.local import moto_atomic
+from functions.local import moto_atomic, moto_speed
 from functions.local.defaults import DEV_PORT, DEV_SIGNING_KEYS, DEV_TOKEN
 from functions.local.gateway import serve
 from functions.local.pump import Periodic, QueuePump, SchedulerClock
@@ -43,6 +43,7 @@ class DevServer:
     def start(self) -> None:
         fake_credentials()
         moto_atomic.install()
+        moto_speed.install()
         self._mock = mock_aws()
         self._mock.start()
         self.resources = provision(self.keys)

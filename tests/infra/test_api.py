@@ -50,6 +50,11 @@ def test_function_url_replaces_the_http_api_and_leaves_auth_to_the_handler(
         "AWS::Lambda::Url",
         {"AuthType": "NONE", "TargetFunctionArn": {"Fn::GetAtt": [schedule_id, "Arn"]}},
     )
+    # Public function URLs need both permissions; the second only via the URL.
+    function_url.template.has_resource_properties(
+        "AWS::Lambda::Permission",
+        {"Action": "lambda:InvokeFunction", "Principal": "*", "InvokedViaFunctionUrl": True},
+    )
 
 
 def test_outputs_give_the_operator_url_secrets_and_table(each: Deployment) -> None:

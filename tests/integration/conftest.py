@@ -10,7 +10,7 @@ import pytest
 from moto import mock_aws
 
 from functions import runtime
-from functions.local import moto_atomic
+from functions.local import moto_atomic, moto_speed
 from functions.local.defaults import DEV_SIGNING_KEYS, DEV_TOKEN
 from functions.local.resources import LocalResources, provision
 
@@ -27,6 +27,7 @@ class Aws:
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
     moto_atomic.install()
+    moto_speed.install()
     with mock_aws():
         resources = provision(KEYS)
         for name, value in resources.environment(token=TOKEN).items():
