@@ -25,6 +25,8 @@ class Settings(BaseModel):
     # sha256 hex digests of API tokens, comma-separated in the environment.
     token_sha256: tuple[str, ...] = ()
     dev_mode: bool = False
+    # When set, the only destination hosts duetime will call (exact, lower-case names).
+    allowed_hosts: tuple[str, ...] = ()
     max_body_bytes: int = 262_144
     default_retries: int = 3
     delivery_timeout_seconds: int = timeouts.DELIVERY_TIMEOUT_MAX_SECONDS
@@ -51,6 +53,11 @@ class Settings(BaseModel):
             token_secret_id=e.get("DUETIME_TOKEN_SECRET_ID") or None,
             token_sha256=hashes,
             dev_mode=e.get("DUETIME_DEV_MODE", "").lower() in {"1", "true", "yes"},
+            allowed_hosts=tuple(
+                h.strip().lower()
+                for h in e.get("DUETIME_ALLOWED_HOSTS", "").split(",")
+                if h.strip()
+            ),
             max_body_bytes=int(e.get("DUETIME_MAX_BODY_BYTES", "262144")),
             sqs_horizon_seconds=int(e.get("DUETIME_SQS_HORIZON_SECONDS", "900")),
             eventbridge_lead_seconds=int(e.get("DUETIME_EVENTBRIDGE_LEAD_SECONDS", "120")),

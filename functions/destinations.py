@@ -25,8 +25,19 @@ def _refusal(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | No
     return None
 
 
-def check_destination(url: str, *, allow_private: bool) -> None:
-    """Refuse `url` if its host resolves to an internal address (unless in dev mode)."""
+def check_allowed_host(url: str, allowed_hosts: tuple[str, ...]) -> None:
+    """With an allow-list configured, refuse any other host."""
+    host = (urlsplit(url).hostname or "").lower()
+    if allowed_hosts and host not in allowed_hosts:
+        raise DestinationRefusedError(f"destination host {host!r} is not in the allowed hosts")
+
+
+def check_destination(
+    url: str, *, allow_private: bool, allowed_hosts: tuple[str, ...] = ()
+) -> None:
+    """Refuse `url` if its host is not allowed or resolves to an internal address (outside
+    dev mode)."""
+    check_allowed_host(url, allowed_hosts)
     if allow_private:
         return
     parts = urlsplit(url)

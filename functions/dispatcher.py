@@ -46,6 +46,7 @@ class Dispatcher:
     http: httpx.Client
     clock: Clock
     allow_private: bool
+    allowed_hosts: tuple[str, ...] = ()
     enqueue: Callable[[Message], None] | None = None
     sleep: Callable[[float], None] = field(default=time.sleep)
     lease: timedelta = timedelta(seconds=timeouts.LEASE_SECONDS)
@@ -79,7 +80,9 @@ class Dispatcher:
         started = self.clock()
         refused = False
         try:
-            check_destination(message.url, allow_private=self.allow_private)
+            check_destination(
+                message.url, allow_private=self.allow_private, allowed_hosts=self.allowed_hosts
+            )
             result = send(
                 self.http,
                 method=message.method,

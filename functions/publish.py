@@ -15,8 +15,9 @@ from urllib.parse import unquote, urlsplit
 
 from functions import timeouts
 from functions.clock import from_unix_seconds
+from functions.destinations import check_allowed_host
 from functions.durations import parse_duration
-from functions.errors import PayloadTooLargeError, ValidationError
+from functions.errors import DestinationRefusedError, PayloadTooLargeError, ValidationError
 from functions.messages import Message, new_message_id
 from functions.retry import validate_retry_delay
 
@@ -33,6 +34,7 @@ _ENCODED_SCHEME = re.compile(r"^https?%3A", re.IGNORECASE)
 class PublishLimits:
     max_body_bytes: int
     default_retries: int = 3
+    allowed_hosts: tuple[str, ...] = ()
 
 
 # Option headers of a callback; every other `Upstash-Callback-*` header is forwarded to it (the
@@ -97,6 +99,11 @@ def parse_publish(
 ) -> Message:
     """Validate a publish request and build the message to store."""
     h = Headers(headers)
+    if limits.allowed_hosts:
+        try:
+            check_allowed_host(destination, limits.allowed_hosts)
+        except DestinationRefusedError as exc:
+            raise ValidationError(str(exc)) from exc
     if len(body) > limits.max_body_bytes:
         raise PayloadTooLargeError(
             f"body is {len(body)} bytes; the limit is {limits.max_body_bytes} bytes"

@@ -55,14 +55,22 @@ def signer() -> Signer:
     return Signer(keys.signing_keys(settings()))
 
 
+def publish_limits() -> PublishLimits:
+    s = settings()
+    return PublishLimits(
+        max_body_bytes=s.max_body_bytes,
+        default_retries=s.default_retries,
+        allowed_hosts=s.allowed_hosts,
+    )
+
+
 @cache
 def message_service() -> MessageService:
-    s = settings()
     return MessageService(
         store=message_store(),
         timers=timers(),
         clock=utc_now,
-        limits=PublishLimits(max_body_bytes=s.max_body_bytes, default_retries=s.default_retries),
+        limits=publish_limits(),
     )
 
 
@@ -75,6 +83,7 @@ def dispatcher() -> Dispatcher:
         http=httpx.Client(),
         clock=utc_now,
         allow_private=settings().dev_mode,
+        allowed_hosts=settings().allowed_hosts,
         enqueue=message_service().enqueue,
     )
 
@@ -91,13 +100,12 @@ def event_log() -> EventLog:
 
 @cache
 def schedule_service() -> ScheduleService:
-    s = settings()
     return ScheduleService(
         store=ScheduleStore(messages=message_store()),
         messages=message_store(),
         timers=timers(),
         clock=utc_now,
-        limits=PublishLimits(max_body_bytes=s.max_body_bytes, default_retries=s.default_retries),
+        limits=publish_limits(),
         deliver=dispatcher().handle,
     )
 

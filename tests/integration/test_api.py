@@ -228,3 +228,17 @@ def test_binary_body_is_kept_byte_for_byte(aws: Aws) -> None:
     import base64
 
     assert base64.b64decode(read.json["bodyBase64"]) == payload
+
+
+def test_allowed_hosts_refuse_other_destinations_at_publish(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from functions import runtime
+
+    monkeypatch.setenv("DUETIME_ALLOWED_HOSTS", "hooks.example.com, api.example.com")
+    runtime.reset()
+    allowed = call("POST", "/v2/publish/https://hooks.example.com/x", token=aws.token)
+    refused = call("POST", "/v2/publish/https://evil.example.net/x", token=aws.token)
+    assert allowed.status == 201
+    assert refused.status == 400
+    assert "'evil.example.net' is not in the allowed hosts" in refused.json["error"]
