@@ -86,7 +86,8 @@ def run(scenario: str, count: int) -> Result:
                 else:
                     headers["Upstash-Delay"] = f"{120 + n * 60 // count}s"
                 response = api.post(f"/v2/publish/{receiver.url(f'/m/{n}')}", headers=headers)
-                response.raise_for_status()
+                if response.status_code != 201:
+                    raise RuntimeError(f"publish {n}: {response.status_code} {response.text}")
                 message_id = response.json()["messageId"]
                 message = api.get(f"/v2/messages/{message_id}").json()
                 due_at[message_id] = message["notBefore"] / 1000

@@ -18,6 +18,10 @@ class Settings(BaseModel):
     table_name: str
     queue_url: str
     queue_arn: str
+    # Flow steps have their own queue on AWS (and their own function); the delivery queue
+    # serves when none is configured.
+    step_queue_url: str | None = None
+    step_queue_arn: str | None = None
     schedule_group: str
     scheduler_role_arn: str
     signing_keys_secret_id: str
@@ -47,6 +51,8 @@ class Settings(BaseModel):
             table_name=e["DUETIME_TABLE_NAME"],
             queue_url=e["DUETIME_QUEUE_URL"],
             queue_arn=e["DUETIME_QUEUE_ARN"],
+            step_queue_url=e.get("DUETIME_STEP_QUEUE_URL") or None,
+            step_queue_arn=e.get("DUETIME_STEP_QUEUE_ARN") or None,
             schedule_group=e["DUETIME_SCHEDULE_GROUP"],
             scheduler_role_arn=e["DUETIME_SCHEDULER_ROLE_ARN"],
             signing_keys_secret_id=e["DUETIME_SIGNING_KEYS_SECRET_ID"],

@@ -75,11 +75,11 @@ def destination_from_path(raw_destination: str, raw_query: str) -> str:
     )
     if query:
         destination = f"{destination}{'&' if '?' in destination else '?'}{query}"
-    _require_http_url(destination, "destination")
+    require_http_url(destination, "destination")
     return destination
 
 
-def _require_http_url(url: str, field: str) -> None:
+def require_http_url(url: str, field: str) -> None:
     parts = urlsplit(url)
     try:
         parts.port  # noqa: B018 - urlsplit checks the port only when asked
@@ -233,5 +233,5 @@ def _timeout(value: str | None, *, field: str = "Upstash-Timeout") -> int:
 def _optional_url(value: str | None, field: str) -> str | None:
     if value is None:
         return None
-    _require_http_url(value, field)
+    require_http_url(value, field)
     return value

@@ -8,6 +8,7 @@ from typing import Any
 
 from functions.clock import Clock
 from functions.dispatcher import EARLY_TOLERANCE, Outcome
+from functions.killswitch import KillSwitches
 from functions.publish import PublishLimits
 from functions.retry import validate_retry_delay
 from functions.schedules import Schedule, advance, fire_message, parse_schedule
@@ -28,6 +29,7 @@ class ScheduleService:
     clock: Clock
     limits: PublishLimits
     deliver: Callable[[TimerPayload], Outcome]
+    switches: KillSwitches | None = None
 
     def upsert(
         self,
@@ -104,10 +106,12 @@ class ScheduleService:
             return Outcome.SKIPPED  # deleted, paused, or a stale/duplicate timer
         message = fire_message(schedule, payload.due_at, now=now)
         step = advance(schedule, payload.due_at, now=now)
+        # While a kill switch is on the chain goes on, but fires create no message.
+        switched_off = self.switches is not None and self.switches.blocks() is not None
         claimed = self.store.fire(
             schedule,
             fired_at=payload.due_at,
-            message=message,
+            message=None if switched_off else message,
             next_fire=step.next_fire,
             missed=step.missed,
             now=now,
@@ -115,6 +119,8 @@ class ScheduleService:
         if not claimed:
             return Outcome.SKIPPED
         self.timers.arm(TimerPayload(schedule.schedule_id, step.next_fire, kind=SCHEDULE), now=now)
+        if switched_off:
+            return Outcome.SKIPPED
         fire_timer = TimerPayload(message.message_id, message.due_at)
         if message.due_at - self.clock() > EARLY_TOLERANCE:
             self.timers.arm(fire_timer, now=self.clock())  # the schedule has an Upstash-Delay

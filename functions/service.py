@@ -9,6 +9,7 @@ from typing import Any
 
 from functions.clock import Clock
 from functions.errors import ConflictError, ValidationError
+from functions.killswitch import KillSwitches
 from functions.messages import CANCELLABLE, Message
 from functions.publish import Headers, PublishLimits, dedup_key, parse_publish
 from functions.retry import validate_retry_delay
@@ -50,10 +51,13 @@ class MessageService:
     timers: Timers
     clock: Clock
     limits: PublishLimits
+    switches: KillSwitches | None = None
     dedup_window: timedelta = DEDUP_WINDOW
 
     def publish(self, *, destination: str, headers: Mapping[str, str], body: bytes) -> Published:
         """Validate, write the record (with its dedup id), then arm its timer: in that order."""
+        if self.switches is not None:
+            self.switches.check(what="message")
         now = self.clock()
         message = parse_publish(
             destination=destination, headers=headers, body=body, now=now, limits=self.limits

@@ -6,6 +6,7 @@ import base64
 from typing import Any
 
 from functions.clock import to_ms
+from functions.flows import FlowState, LedgerEvent
 from functions.messages import Event, Message, MessageState
 from functions.schedules import Schedule
 
@@ -121,3 +122,56 @@ def _fire_state(message: Message) -> str:
     if message.state in {MessageState.FAILED, MessageState.CANCELED}:
         return "FAIL"
     return "IN_PROGRESS"
+
+
+def flow_view(flow: FlowState) -> dict[str, Any]:
+    """A flow and its ledger: each step armed / in flight / sent / skipped (why) / failed."""
+    steps: list[dict[str, Any]] = []
+    for step in flow.steps:
+        view: dict[str, Any] = {
+            "id": step.step_id,
+            "status": step.status.value,
+            "attempts": step.attempts,
+            "run": step.run,
+        }
+        optional = {
+            "reason": step.reason,
+            "armedAt": to_ms(step.armed_at) if step.armed_at else None,
+            "dueAt": to_ms(step.due_at) if step.due_at else None,
+            "sentAt": to_ms(step.sent_at) if step.sent_at else None,
+            "lastStatus": step.last_status,
+            "lastError": step.last_error,
+            "idempotencyKey": flow.definition.steps[step.index].idempotency_key,
+        }
+        view.update({k: v for k, v in optional.items() if v is not None})
+        steps.append(view)
+    body: dict[str, Any] = {
+        "flowId": flow.flow_id,
+        "stateToken": flow.state_token,
+        "status": flow.status.value,
+        "run": flow.run,
+        "createdAt": to_ms(flow.created_at),
+        "steps": steps,
+    }
+    if flow.reason:
+        body["reason"] = flow.reason
+    return body
+
+
+def _ledger_view(event: LedgerEvent) -> dict[str, Any]:
+    view: dict[str, Any] = {"time": to_ms(event.at), "event": event.kind}
+    if event.step_id:
+        view["stepId"] = event.step_id
+    view.update({k: v for k, v in (event.detail or {}).items() if v is not None})
+    return view
+
+
+def flow_log_view(flow: FlowState) -> dict[str, Any]:
+    """Every event of the flow and its steps, in time order (for checking the gaps)."""
+    events = list(flow.events)
+    for step in flow.steps:
+        events.extend(
+            LedgerEvent(e.at, e.kind, e.step_id or step.step_id, e.detail) for e in step.events
+        )
+    events.sort(key=lambda e: e.at)
+    return {"flowId": flow.flow_id, "events": [_ledger_view(e) for e in events]}

@@ -10,7 +10,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions import keys
-from functions.api import dlq, events, messages, schedules
+from functions.api import dlq, events, flows, messages, schedules
 from functions.api.common import json_response
 from functions.auth import authenticate, bearer_token
 from functions.config import settings
@@ -18,7 +18,7 @@ from functions.errors import DuetimeError, MethodNotAllowedError, NotFoundError
 from functions.observability import logger
 
 app = APIGatewayHttpResolver()
-for module in (messages, dlq, events, schedules):
+for module in (messages, dlq, events, schedules, flows):
     app.include_router(module.router)
 
 

@@ -52,7 +52,7 @@ class DevServer:
         os.environ["DUETIME_EVENTBRIDGE_LEAD_SECONDS"] = str(self.eventbridge_lead_seconds)
         runtime.reset()
         # Imported after the environment is set: handlers read it once, as on a cold start.
-        from functions.handlers import dispatch, recover, schedule  # noqa: PLC0415
+        from functions.handlers import dispatch, recover, schedule, step  # noqa: PLC0415
 
         sqs = boto3.client("sqs", region_name=REGION)
         self._parts = [
@@ -63,6 +63,14 @@ class DevServer:
                 handler=dispatch.handler,
                 workers=self.workers,
                 function_name="duetime-dispatch",
+            ),
+            QueuePump(
+                sqs=sqs,
+                queue_url=self.resources.step_queue_url,
+                queue_arn=self.resources.step_queue_arn,
+                handler=step.handler,
+                workers=self.workers,
+                function_name="duetime-step",
             ),
             SchedulerClock(
                 scheduler=boto3.client("scheduler", region_name=REGION),
@@ -87,6 +95,7 @@ class DevServer:
         """Pay the cold start once, before the first timer: on AWS the SQS delay's rounding-down
         leaves up to a second of slack for it; here the first delivery should not need it."""
         runtime.dispatcher()
+        runtime.flow_runner()
         runtime.signer()
         runtime.message_service().store.find("warm-up")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import boto3
 
@@ -12,6 +13,9 @@ from functions import timeouts
 from functions.keys import hash_token
 from functions.signing import SigningKeys
 from functions.store.schema import table_definition
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -22,6 +26,8 @@ class LocalResources:
     table_name: str
     queue_url: str
     queue_arn: str
+    step_queue_url: str
+    step_queue_arn: str
     schedule_group: str
     scheduler_role_arn: str
     signing_keys_secret_id: str
@@ -32,6 +38,8 @@ class LocalResources:
             "DUETIME_TABLE_NAME": self.table_name,
             "DUETIME_QUEUE_URL": self.queue_url,
             "DUETIME_QUEUE_ARN": self.queue_arn,
+            "DUETIME_STEP_QUEUE_URL": self.step_queue_url,
+            "DUETIME_STEP_QUEUE_ARN": self.step_queue_arn,
             "DUETIME_SCHEDULE_GROUP": self.schedule_group,
             "DUETIME_SCHEDULER_ROLE_ARN": self.scheduler_role_arn,
             "DUETIME_SIGNING_KEYS_SECRET_ID": self.signing_keys_secret_id,
@@ -55,6 +63,25 @@ def fake_credentials() -> None:
     os.environ.pop("AWS_PROFILE", None)
 
 
+def _queue(sqs: SQSClient, name: str) -> tuple[str, str]:
+    """A queue with its DLQ (redrive after 5 receives), as infra/ declares them."""
+    dlq_url = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])
+    url = sqs.create_queue(
+        QueueName=name,
+        Attributes={
+            "VisibilityTimeout": str(timeouts.DELIVERY_QUEUE_VISIBILITY_SECONDS),
+            "RedrivePolicy": json.dumps(
+                {"deadLetterTargetArn": dlq_arn["Attributes"]["QueueArn"], "maxReceiveCount": "5"}
+            ),
+        },
+    )["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    return url, arn
+
+
 def provision(keys: SigningKeys, *, prefix: str = "duetime") -> LocalResources:
     """Create table, delivery queue (+DLQ), schedule group and signing-key secret in moto."""
     dynamodb = boto3.client("dynamodb", region_name=REGION)
@@ -64,20 +91,8 @@ def provision(keys: SigningKeys, *, prefix: str = "duetime") -> LocalResources:
 
     table_name = f"{prefix}-table"
     dynamodb.create_table(**table_definition(table_name))
-    dlq_url = sqs.create_queue(QueueName=f"{prefix}-delivery-dlq")["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])
-    queue_url = sqs.create_queue(
-        QueueName=f"{prefix}-delivery",
-        Attributes={
-            "VisibilityTimeout": str(timeouts.DELIVERY_QUEUE_VISIBILITY_SECONDS),
-            "RedrivePolicy": json.dumps(
-                {"deadLetterTargetArn": dlq_arn["Attributes"]["QueueArn"], "maxReceiveCount": "5"}
-            ),
-        },
-    )["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
+    queue_url, queue_arn = _queue(sqs, f"{prefix}-delivery")
+    step_queue_url, step_queue_arn = _queue(sqs, f"{prefix}-steps")
     group = f"{prefix}-timers"
     scheduler.create_schedule_group(Name=group)
     secret_arn = secrets.create_secret(
@@ -88,6 +103,8 @@ def provision(keys: SigningKeys, *, prefix: str = "duetime") -> LocalResources:
         table_name=table_name,
         queue_url=queue_url,
         queue_arn=queue_arn,
+        step_queue_url=step_queue_url,
+        step_queue_arn=step_queue_arn,
         schedule_group=group,
         scheduler_role_arn=f"arn:aws:iam::{ACCOUNT}:role/{prefix}-scheduler",
         signing_keys_secret_id=secret_arn,

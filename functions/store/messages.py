@@ -309,13 +309,13 @@ class MessageStore:
             ) from exc
         return True
 
-    def overdue(self, *, before: datetime, per_shard_limit: int) -> list[tuple[str, datetime]]:
-        """(item key, wake time) of live items whose wake time is before `before`.
+    def overdue(self, *, before: datetime, per_shard_limit: int) -> list[tuple[str, str, datetime]]:
+        """(pk, sk, wake time) of live items whose wake time is before `before`.
 
         One query per shard of the sparse `wake` index: it holds only messages some timer must
         still act on, so the read is in proportion to the overdue items, not to the table.
         """
-        found: list[tuple[str, datetime]] = []
+        found: list[tuple[str, str, datetime]] = []
         cutoff = to_ms(before)
         for shard in range(schema.WAKE_SHARDS):
             with storage_errors(f"query wake shard {shard}"):
@@ -323,7 +323,8 @@ class MessageStore:
                     str(shard), MessageItem.wake_at < cutoff, limit=per_shard_limit
                 )
                 found.extend(
-                    (item.pk, from_unix_seconds(int(item.wake_at or 0) / 1000)) for item in items
+                    (item.pk, item.sk, from_unix_seconds(int(item.wake_at or 0) / 1000))
+                    for item in items
                 )
         return found
 

@@ -162,4 +162,98 @@ class ScheduleItem(Model):
     list_index = ScheduleListIndex()
 
 
-MODELS: tuple[type[Model], ...] = (MessageItem, DedupItem, ScheduleItem)
+class FlowEventMap(MapAttribute[str, Any]):
+    at = UTCDateTimeAttribute()
+    kind = UnicodeAttribute()
+    step_id = UnicodeAttribute(null=True)
+    detail = JSONAttribute(null=True)
+
+
+class FlowItem(Model):
+    """A flow instance: its state token (the source of truth), status and step definitions."""
+
+    class Meta:
+        table_name = "duetime"
+        region = "us-east-1"
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    flow_id = UnicodeAttribute()
+    state_token = UnicodeAttribute()
+    status = UnicodeAttribute()
+    reason = UnicodeAttribute(null=True)
+    run = NumberAttribute(default=1)
+    definition = JSONAttribute()
+    created_at = UTCDateTimeAttribute()
+    # Index of the last step whose outcome moved the flow on (-1 before any).
+    advanced_through = NumberAttribute(default=-1)
+    events = ListAttribute(of=FlowEventMap, default=list)
+
+
+class StepItem(Model):
+    """One step of a flow: its ledger line (armed, in flight, sent, skipped, failed)."""
+
+    class Meta:
+        table_name = "duetime"
+        region = "us-east-1"
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    flow_id = UnicodeAttribute()
+    step_id = UnicodeAttribute()
+    index = NumberAttribute()
+    run = NumberAttribute(default=1)
+    status = UnicodeAttribute()
+    reason = UnicodeAttribute(null=True)
+    due_at = UTCDateTimeAttribute(null=True)
+    armed_at = UTCDateTimeAttribute(null=True)
+    sent_at = UTCDateTimeAttribute(null=True)
+    attempts = NumberAttribute(default=0)
+    lease_token = UnicodeAttribute(null=True)
+    lease_until = UTCDateTimeAttribute(null=True)
+    last_status = NumberAttribute(null=True)
+    last_error = UnicodeAttribute(null=True)
+    wake_shard = UnicodeAttribute(null=True)
+    wake_at = NumberAttribute(null=True)
+    events = ListAttribute(of=FlowEventMap, default=list)
+
+
+class IdempotencyItem(Model):
+    """A step's idempotency key: claimed (in flight, with a lease), to retry, or sent."""
+
+    class Meta:
+        table_name = "duetime"
+        region = "us-east-1"
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    status = UnicodeAttribute()
+    flow_id = UnicodeAttribute()
+    step_id = UnicodeAttribute()
+    lease_token = UnicodeAttribute(null=True)
+    lease_until = UTCDateTimeAttribute(null=True)
+    sent_at = UTCDateTimeAttribute(null=True)
+
+
+class KillSwitchItem(Model):
+    """One kill switch that is on; all of them live in one small partition."""
+
+    class Meta:
+        table_name = "duetime"
+        region = "us-east-1"
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    reason = UnicodeAttribute(null=True)
+    set_at = UTCDateTimeAttribute()
+
+
+MODELS: tuple[type[Model], ...] = (
+    MessageItem,
+    DedupItem,
+    ScheduleItem,
+    FlowItem,
+    StepItem,
+    IdempotencyItem,
+    KillSwitchItem,
+)

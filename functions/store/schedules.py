@@ -180,7 +180,7 @@ class ScheduleStore:
         schedule: Schedule,
         *,
         fired_at: datetime,
-        message: Message,
+        message: Message | None,
         next_fire: datetime,
         missed: int,
         now: datetime,
@@ -193,10 +193,11 @@ class ScheduleStore:
         actions: list[Action] = [
             ScheduleItem.next_fire.set(next_fire),
             ScheduleItem.last_fire.set(fired_at),
-            ScheduleItem.last_message_id.set(message.message_id),
             ScheduleItem.version.add(1),
             *_wake(next_fire, schedule.schedule_id, paused=False),
         ]
+        if message is not None:
+            actions.append(ScheduleItem.last_message_id.set(message.message_id))
         if missed:
             actions += [
                 ScheduleItem.missed_fires.add(missed),
@@ -209,7 +210,10 @@ class ScheduleStore:
         )
         try:
             with TransactWrite(connection=MessageItem._get_connection().connection) as tx:
-                tx.save(self.messages.new_item(message), condition=MessageItem.pk.does_not_exist())
+                if message is not None:
+                    tx.save(
+                        self.messages.new_item(message), condition=MessageItem.pk.does_not_exist()
+                    )
                 tx.update(ScheduleItem(_pk(schedule.schedule_id), _SK), actions, condition)
         except TransactWriteError:
             return False

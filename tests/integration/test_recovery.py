@@ -198,6 +198,6 @@ def test_recovery_reads_only_overdue_items(aws: Aws) -> None:
     finally:
         botocore_client.meta.events.unregister("after-call.dynamodb.Query", count)
     # Then it found the 5 and examined only them, in one query per shard
-    assert sorted(key for key, _ in found) == [f"MSG#msg_scan{n:05d}" for n in range(5)]
+    assert sorted(pk for pk, _, _ in found) == [f"MSG#msg_scan{n:05d}" for n in range(5)]
     assert sum(scanned) == 5
     assert len(scanned) == 16
