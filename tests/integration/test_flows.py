@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
-from datetime import timedelta
+from itertools import pairwise
 from typing import Any
 
 import boto3
@@ -119,7 +119,7 @@ def test_burst_runs_one_step_per_invocation_with_its_gaps(aws: Aws, receiver: Re
     assert flow["status"] == "COMPLETED"
     assert flow["stateToken"] == "onboarding:burst_sent"
     sent = [s["sentAt"] for s in flow["steps"]]
-    gaps = [(b - a) / 1000 for a, b in zip(sent, sent[1:], strict=False)]
+    gaps = [(b - a) / 1000 for a, b in pairwise(sent)]
     assert gaps == [
         pytest.approx(8, abs=0.01),
         pytest.approx(8, abs=0.01),
