@@ -22,6 +22,7 @@ from functions.recovery import Recovery
 from functions.schedule_service import SCHEDULE, ScheduleService
 from functions.service import MessageService
 from functions.signing import Signer
+from functions.stats import Stats
 from functions.store.flows import FlowStore
 from functions.store.killswitches import KillSwitchStore
 from functions.store.messages import MessageStore
@@ -169,6 +170,11 @@ def handle_timer(payload: TimerPayload) -> Outcome:
 
 
 @cache
+def stats() -> Stats:
+    return Stats(store=message_store(), clock=utc_now)
+
+
+@cache
 def recovery() -> Recovery:
     return Recovery(store=message_store(), arm=arm, clock=utc_now)
 
@@ -189,6 +195,7 @@ def reset() -> None:
         event_log,
         schedule_service,
         flow_runner,
+        stats,
     ):
         cached.cache_clear()
     parameters.clear_caches()  # type: ignore[no-untyped-call]

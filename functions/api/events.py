@@ -42,6 +42,11 @@ def _page(key: str) -> Response[Any]:
     return json_response(200, body)
 
 
+@router.get("/v2/stats")
+def stats() -> Response[Any]:
+    return json_response(200, runtime.stats().summary())
+
+
 @router.get("/v2/events")
 def events() -> Response[Any]:
     return _page("events")

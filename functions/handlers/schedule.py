@@ -42,6 +42,13 @@ def _domain_error(error: DuetimeError) -> Response[Any]:
     return json_response(error.status_code, {"error": str(error)})
 
 
+@app.exception_handler(Exception)  # type: ignore[untyped-decorator]
+def _unexpected(error: Exception) -> Response[Any]:
+    """Anything unforeseen is logged with its stack and answered as JSON, never an HTML 502."""
+    logger.exception("unexpected error", extra={"error_type": type(error).__name__})
+    return json_response(500, {"error": "internal error; see the schedule function's logs"})
+
+
 @app.not_found
 def _no_route(_: Exception) -> Response[Any]:
     event = app.current_event

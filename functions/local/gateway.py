@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from functions.local.lambda_context import LocalContext
+from functions.observability import logger
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
@@ -82,7 +83,12 @@ def serve(handler: Handler, *, host: str, port: int) -> ThreadingHTTPServer:
                 body=body,
                 source_ip=self.client_address[0],
             )
-            result = handler(event, LocalContext(function_name="duetime-schedule"))
+            try:
+                result = handler(event, LocalContext(function_name="duetime-schedule"))
+            except Exception:
+                # What API Gateway answers when the function fails, so the client sees a 5xx.
+                logger.exception("schedule handler failed")
+                result = {"statusCode": 500, "body": '{"error": "internal error"}'}
             payload = result.get("body") or ""
             data = base64.b64decode(payload) if result.get("isBase64Encoded") else payload.encode()
             self.send_response(int(result.get("statusCode", 200)))

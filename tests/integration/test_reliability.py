@@ -307,3 +307,25 @@ def test_event_log_under_both_names_with_filters_and_cursor(aws: Aws, receiver: 
     bad = call("GET", "/v2/events", token=aws.token, query="state=LOST")
     assert bad.status == 400
     assert "state must be one of" in bad.json["error"]
+
+
+def test_stats_answer_the_operators_questions(aws: Aws, receiver: Receiver) -> None:
+    # Given two pending offers and three that failed (two with 503, one with 500)
+    for _ in range(2):
+        _publish(aws, receiver.url(), **{"Upstash-Delay": "1h"})
+    with Receiver(lambda _, __: Reply(status=503)) as down:
+        _dead(aws, down.url(), 2)
+    with Receiver(lambda _, __: Reply(status=500)) as broken:
+        _dead(aws, broken.url(), 1)
+    # When an operator asks
+    stats = call("GET", "/v2/stats", token=aws.token)
+    # Then the counts and the grouped errors are there
+    assert stats.status == 200
+    assert stats.json["scheduled"] == 2
+    assert stats.json["overdue"] == 0
+    assert stats.json["failed"] == 3
+    assert stats.json["averageRetries"] == 0.0
+    assert stats.json["errors"] == [
+        {"error": "HTTP 503", "count": 2},
+        {"error": "HTTP 500", "count": 1},
+    ]
