@@ -123,6 +123,9 @@ def run(scenario: str, count: int) -> Result:
                 lateness_max_ms=round(max(lateness), 1),
                 early_count=sum(1 for value in lateness if value < 0),
             )
+    except Exception:
+        print("".join(dev.output[-40:]), file=sys.stderr)
+        raise
     finally:
         stop_dev(process)
 

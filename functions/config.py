@@ -35,6 +35,10 @@ class Settings(BaseModel):
     default_retries: int = 3
     delivery_timeout_seconds: int = timeouts.DELIVERY_TIMEOUT_MAX_SECONDS
     secret_cache_seconds: int = 60
+    # How long failed messages stay in the DLQ, and finished ones readable (DynamoDB TTL).
+    dlq_retention_days: int = 7
+    # Window in which a repeated deduplication id is answered with the first message id.
+    dedup_window_seconds: int = 600
     # Within this horizon a timer is an SQS delay; beyond it an EventBridge one-time schedule.
     sqs_horizon_seconds: int = 900
     # EventBridge schedules fire this far ahead of due (its precision is a minute).
@@ -66,6 +70,8 @@ class Settings(BaseModel):
             ),
             max_body_bytes=int(e.get("DUETIME_MAX_BODY_BYTES", "262144")),
             sqs_horizon_seconds=int(e.get("DUETIME_SQS_HORIZON_SECONDS", "900")),
+            dlq_retention_days=int(e.get("DUETIME_DLQ_RETENTION_DAYS", "7")),
+            dedup_window_seconds=int(e.get("DUETIME_DEDUP_WINDOW_SECONDS", "600")),
             eventbridge_lead_seconds=int(e.get("DUETIME_EVENTBRIDGE_LEAD_SECONDS", "120")),
             region=e.get("AWS_REGION") or e.get("AWS_DEFAULT_REGION") or "us-east-1",
         )

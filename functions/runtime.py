@@ -69,7 +69,8 @@ def arm(payload: TimerPayload, *, now: datetime) -> TimerKind:
 def message_store() -> MessageStore:
     s = settings()
     store.bind(table_name=s.table_name, region=s.region)
-    return MessageStore()
+    retention = timedelta(days=s.dlq_retention_days)
+    return MessageStore(retention=retention, dlq_retention=retention)
 
 
 def signer() -> Signer:
@@ -105,6 +106,7 @@ def message_service() -> MessageService:
         clock=utc_now,
         limits=publish_limits(),
         switches=kill_switches(),
+        dedup_window=timedelta(seconds=settings().dedup_window_seconds),
     )
 
 

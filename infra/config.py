@@ -40,6 +40,9 @@ class DuetimeProps:
     schedule_group_name: str = "duetime"
     # How long a dead-lettered timer waits for an operator (days, at most 14).
     retention_days: int = 14
+    # How long failed messages stay in duetime's DLQ API (and finished ones readable), in days;
+    # DynamoDB's TTL removes them afterwards (DUETIME_DLQ_RETENTION_DAYS).
+    message_retention_days: int = 7
     # When set, the dispatcher may only call these hosts (DUETIME_ALLOWED_HOSTS).
     allowed_destination_hosts: tuple[str, ...] = ()
     # Upper bound on concurrent dispatch (and step) invocations, per queue. Each invocation
@@ -75,6 +78,11 @@ class DuetimeProps:
                 f"retention_days must be between 1 and {_MAX_RETENTION_DAYS}, "
                 f"got {self.retention_days}"
             )
+        if not 1 <= self.message_retention_days <= 365:
+            raise DuetimeConfigError(
+                "message_retention_days must be between 1 and 365, "
+                f"got {self.message_retention_days}"
+            )
         for host in self.allowed_destination_hosts:
             if not _HOST.match(host):
                 raise DuetimeConfigError(f"allowed destination host {host!r} is not a host name")
@@ -108,6 +116,9 @@ def props_from_context(node: Node) -> DuetimeProps:
     props = DuetimeProps(
         schedule_group_name=_text(node, "duetime:scheduleGroup", defaults.schedule_group_name),
         retention_days=_integer(node, "duetime:retentionDays", defaults.retention_days),
+        message_retention_days=_integer(
+            node, "duetime:messageRetentionDays", defaults.message_retention_days
+        ),
         allowed_destination_hosts=_hosts(node.try_get_context("duetime:allowedHosts")),
         max_dispatch_concurrency=_integer(
             node, "duetime:maxDispatchConcurrency", defaults.max_dispatch_concurrency

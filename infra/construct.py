@@ -48,6 +48,7 @@ class Duetime(Construct):
                 log_retention=props.log_retention,
                 removal_policy=props.removal_policy,
                 allowed_destination_hosts=props.allowed_destination_hosts,
+                message_retention_days=props.message_retention_days,
             ),
             table=self.storage.table,
             timers=self.timers,

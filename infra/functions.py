@@ -54,6 +54,7 @@ class FunctionSettings:
     log_retention: logs.RetentionDays
     removal_policy: RemovalPolicy
     allowed_destination_hosts: tuple[str, ...]
+    message_retention_days: int = 7
 
 
 class DuetimeFunctions(Construct):
@@ -153,6 +154,7 @@ class DuetimeFunctions(Construct):
             "POWERTOOLS_SERVICE_NAME": SERVICE,
             "POWERTOOLS_METRICS_NAMESPACE": SERVICE,
             "POWERTOOLS_LOG_LEVEL": settings.log_level,
+            "DUETIME_DLQ_RETENTION_DAYS": str(settings.message_retention_days),
         }
         if settings.allowed_destination_hosts:
             environment["DUETIME_ALLOWED_HOSTS"] = ",".join(settings.allowed_destination_hosts)

@@ -1,8 +1,11 @@
-"""Make moto's DynamoDB conditional writes atomic, as DynamoDB's are.
+"""Make moto's DynamoDB conditional writes atomic, as DynamoDB's are, and its reads safe
+beside them.
 
 moto checks a condition and then writes without a lock, so two threads can both pass the same
 `attribute_not_exists`. duetime's leases and idempotency keys depend on that never happening;
 the dev server and the tests run handlers on many threads, so the writes are serialised here.
+moto's query and scan also iterate the table's dict while another thread may insert into it
+("dictionary changed size during iteration"), so reads take the same lock.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from moto.dynamodb.models import DynamoDBBackend
 
 _WRITE_LOCK = threading.RLock()
 _WRITES = ("put_item", "update_item", "delete_item", "transact_write_items")
+_READS = ("get_item", "query", "scan")
 
 
 def _serialised(method: Callable[..., Any]) -> Callable[..., Any]:
@@ -29,8 +33,8 @@ def _serialised(method: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def install() -> None:
-    """Idempotent: wrap each write method of moto's DynamoDB backend once."""
-    for name in _WRITES:
+    """Idempotent: wrap each write and read method of moto's DynamoDB backend once."""
+    for name in _WRITES + _READS:
         method = getattr(DynamoDBBackend, name)
         if not getattr(method, "__duetime_atomic__", False):
             setattr(DynamoDBBackend, name, _serialised(method))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 
 import httpx
@@ -110,3 +112,35 @@ def test_sdk_minutely_schedule_delivers_within_a_second_of_the_minute(
     finally:
         client.schedule.delete(schedule_id)
     assert [s.schedule_id for s in client.schedule.list()] == []
+
+
+def _cli(dev: DevProcess, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 - our own CLI, fixed arguments
+        [
+            sys.executable,
+            "-m",
+            "functions.local.cli",
+            "kill-switch",
+            *args,
+            "--url",
+            dev.url,
+            "--token",
+            dev.token,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+
+
+def test_kill_switch_cli_stops_and_restores_publishing(dev: DevProcess) -> None:
+    client = _client(dev)
+    on = _cli(dev, "on", "all", "--reason", "incident 7")
+    assert '"scope": "all"' in on.stdout
+    try:
+        with pytest.raises(QStashError, match=r"503.*kill switch 'all' is on"):
+            client.message.publish(url="https://example.com/x", body="x")
+    finally:
+        off = _cli(dev, "off", "all")
+    assert '"killSwitches": []' in off.stdout
+    assert client.message.publish(url="https://example.com/x", body="x", delay="1h")
