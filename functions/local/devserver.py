@@ -14,7 +14,7 @@ from functions import runtime
 from functions.local import moto_atomic, moto_speed
 from functions.local.defaults import DEV_PORT, DEV_SIGNING_KEYS, DEV_TOKEN
 from functions.local.gateway import serve
-from functions.local.pump import Periodic, QueuePump, SchedulerClock
+from functions.local.pump import Periodic, QueuePump, SchedulerClock, invoke_every
 from functions.local.resources import REGION, LocalResources, fake_credentials, provision
 from functions.signing import SigningKeys, webhook_secret
 
@@ -78,8 +78,8 @@ class DevServer:
                 group=self.resources.schedule_group,
                 jitter=self.eventbridge_jitter,
             ),
-            Periodic(
-                handler=recover.handler,
+            invoke_every(
+                recover.handler,
                 interval_seconds=self.recover_every_seconds,
                 function_name="duetime-recover",
             ),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -64,7 +65,13 @@ def http_api_event(
 
 
 def serve(handler: Handler, *, host: str, port: int) -> ThreadingHTTPServer:
-    """A threaded HTTP server that turns each request into an event for `handler`."""
+    """A threaded HTTP server that turns each request into an event for `handler`.
+
+    Requests are read and answered on many threads, but the handler runs one invocation at a
+    time, as in one Lambda execution environment: Powertools' resolver keeps the current
+    event and route arguments on the shared app, which concurrent calls would mix up.
+    """
+    invocation = threading.Lock()
 
     class _Request(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -84,7 +91,8 @@ def serve(handler: Handler, *, host: str, port: int) -> ThreadingHTTPServer:
                 source_ip=self.client_address[0],
             )
             try:
-                result = handler(event, LocalContext(function_name="duetime-schedule"))
+                with invocation:
+                    result = handler(event, LocalContext(function_name="duetime-schedule"))
             except Exception:
                 # What API Gateway answers when the function fails, so the client sees a 5xx.
                 logger.exception("schedule handler failed")

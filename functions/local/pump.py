@@ -167,28 +167,16 @@ class SchedulerClock:
         self._sqs = sqs
         self._group = group
         self._jitter = jitter
-        self._tick = tick_seconds
         self._clock = clock
         self._rng = rng or random.Random()  # noqa: S311 - emulated jitter, not security
         self._armed: dict[str, _Armed] = {}
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = Periodic(action=self.tick, interval_seconds=tick_seconds, name="scheduler")
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="scheduler-clock", daemon=True)
-        self._thread.start()
+        self._loop.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread:
-            self._thread.join(timeout=5)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._tick):
-            try:
-                self.tick()
-            except Exception:
-                logger.exception("scheduler clock tick failed")
+        self._loop.stop()
 
     def tick(self) -> int:
         """Fire every due schedule once; returns how many fired."""
@@ -226,17 +214,18 @@ class SchedulerClock:
 
 
 class Periodic:
-    """Invokes a handler every `interval_seconds`, as an EventBridge `rate(...)` schedule does."""
+    """Calls `action` every `interval_seconds` on a thread of its own, as an EventBridge
+    `rate(...)` schedule invokes a function; a failing call is logged and the loop goes on."""
 
-    def __init__(self, *, handler: Handler, interval_seconds: float, function_name: str) -> None:
-        self._handler = handler
+    def __init__(self, *, action: Callable[[], object], interval_seconds: float, name: str) -> None:
+        self._action = action
         self._interval = interval_seconds
-        self._function_name = function_name
+        self._name = name
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name=self._function_name, daemon=True)
+        self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
@@ -247,6 +236,15 @@ class Periodic:
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
             try:
-                self._handler({}, LocalContext(function_name=self._function_name))
+                self._action()
             except Exception:
-                logger.exception("periodic invocation failed")
+                logger.exception("periodic call failed", extra={"loop": self._name})
+
+
+def invoke_every(handler: Handler, *, interval_seconds: float, function_name: str) -> Periodic:
+    """A handler invoked on a rate, with an empty event (what recover receives)."""
+    return Periodic(
+        action=lambda: handler({}, LocalContext(function_name=function_name)),
+        interval_seconds=interval_seconds,
+        name=function_name,
+    )

@@ -6,13 +6,17 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import boto3
 import pytest
 from moto import mock_aws
 
 from functions import runtime
+from functions.handlers import dispatch
 from functions.local import moto_atomic, moto_speed
 from functions.local.defaults import DEV_SIGNING_KEYS, DEV_TOKEN
+from functions.local.pump import QueuePump
 from functions.local.resources import LocalResources, provision
+from tests.helpers.api import call
 
 TOKEN = DEV_TOKEN
 KEYS = DEV_SIGNING_KEYS
@@ -36,3 +40,22 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
         yield Aws(resources=resources, token=TOKEN)
     runtime.reset()
     os.environ.pop("DUETIME_TABLE_NAME", None)
+
+
+def delivery_pump(aws: Aws) -> QueuePump:
+    """The dev server's queue pump over the delivery queue, driven by hand (poll_once)."""
+    return QueuePump(
+        sqs=boto3.client("sqs", region_name="us-east-1"),
+        queue_url=aws.resources.queue_url,
+        queue_arn=aws.resources.queue_arn,
+        handler=dispatch.handler,
+        workers=1,
+        function_name="duetime-dispatch",
+    )
+
+
+def publish(aws: Aws, url: str, body: str = "payload", **headers: str) -> str:
+    """Publish through the API; returns the message id."""
+    response = call("POST", f"/v2/publish/{url}", token=aws.token, headers=headers, body=body)
+    assert response.status == 201, response.json
+    return str(response.json["messageId"])

@@ -16,33 +16,13 @@ from functions import runtime
 from functions.dispatcher import Outcome
 from functions.handlers import dispatch
 from functions.local.lambda_context import LocalContext
-from functions.local.pump import QueuePump
 from functions.signing import webhook_secret
 from functions.timers.payload import TimerPayload
 from tests.helpers.api import call
 from tests.helpers.clock import FakeClock
 from tests.helpers.events import sqs_event
 from tests.helpers.receiver import Receiver, Reply
-from tests.integration.conftest import KEYS, Aws
-
-
-def _pump(aws: Aws) -> QueuePump:
-    return QueuePump(
-        sqs=boto3.client("sqs", region_name="us-east-1"),
-        queue_url=aws.resources.queue_url,
-        queue_arn=aws.resources.queue_arn,
-        handler=dispatch.handler,
-        workers=1,
-        function_name="duetime-dispatch",
-    )
-
-
-def _publish(aws: Aws, url: str, **headers: str) -> str:
-    response = call(
-        "POST", f"/v2/publish/{url}", token=aws.token, headers=headers, body='{"hello": "world"}'
-    )
-    assert response.status == 201, response.json
-    return str(response.json["messageId"])
+from tests.integration.conftest import KEYS, Aws, delivery_pump, publish
 
 
 def _message(aws: Aws, message_id: str) -> dict[str, object]:
@@ -54,21 +34,21 @@ def _message(aws: Aws, message_id: str) -> dict[str, object]:
 def test_due_message_is_delivered_signed_both_ways(aws: Aws, receiver: Receiver) -> None:
     # Given a message published for now, with a forwarded header
     url = receiver.url("/offers?id=7")
-    message_id = _publish(
+    message_id = publish(
         aws, url, **{"Content-Type": "application/json", "Upstash-Forward-X-Tenant": "acme"}
     )
     # When its timer fires
-    assert _pump(aws).poll_once() == 1
+    assert delivery_pump(aws).poll_once() == 1
     # Then the receiver got it once, verifiable by qstash.Receiver and standardwebhooks
     (request,) = receiver.wait_for(1)
     assert request.method == "POST"
     assert request.path == "/offers?id=7"
-    assert request.body == b'{"hello": "world"}'
+    assert request.body == b"payload"
     QStashReceiver(KEYS.current, KEYS.next).verify(
         signature=request.headers["Upstash-Signature"], body=request.body.decode(), url=url
     )
     standardwebhooks.Webhook(webhook_secret(KEYS.current)).verify(
-        request.body, dict(request.headers)
+        request.body, dict(request.headers), json_parse=False
     )
     assert request.headers["webhook-id"] == message_id
     assert request.headers["Upstash-Message-Id"] == message_id
@@ -84,18 +64,20 @@ def test_due_message_is_delivered_signed_both_ways(aws: Aws, receiver: Receiver)
 def test_signature_from_the_next_key_also_verifies_after_rotation(
     aws: Aws, receiver: Receiver
 ) -> None:
-    _publish(aws, receiver.url())
-    _pump(aws).poll_once()
+    publish(aws, receiver.url())
+    delivery_pump(aws).poll_once()
     (request,) = receiver.wait_for(1)
     # A receiver already rotated to the next key still accepts the Standard Webhooks signature.
-    standardwebhooks.Webhook(webhook_secret(KEYS.next)).verify(request.body, dict(request.headers))
+    standardwebhooks.Webhook(webhook_secret(KEYS.next)).verify(
+        request.body, dict(request.headers), json_parse=False
+    )
 
 
 def test_fifty_concurrent_timers_for_one_message_deliver_exactly_once(
     aws: Aws, receiver: Receiver
 ) -> None:
     # Given one due message, and the same timer fired 50 times at once
-    message_id = _publish(aws, receiver.url())
+    message_id = publish(aws, receiver.url())
     body = TimerPayload(message_id, runtime.message_store().get(message_id).due_at).to_json()
     barrier = threading.Barrier(50)
     results: list[dict[str, object]] = []
@@ -117,9 +99,9 @@ def test_fifty_concurrent_timers_for_one_message_deliver_exactly_once(
 
 
 def test_cancelled_message_is_never_sent_when_its_timer_fires(aws: Aws, receiver: Receiver) -> None:
-    message_id = _publish(aws, receiver.url())
+    message_id = publish(aws, receiver.url())
     assert call("DELETE", f"/v2/messages/{message_id}", token=aws.token).status == 200
-    assert _pump(aws).poll_once() == 1
+    assert delivery_pump(aws).poll_once() == 1
     receiver.wait_for(1, timeout=0.5)
     assert receiver.requests == []
     assert _message(aws, message_id)["state"] == "CANCELED"
@@ -128,9 +110,9 @@ def test_cancelled_message_is_never_sent_when_its_timer_fires(aws: Aws, receiver
 def test_delivered_message_is_not_sent_again_by_a_duplicate_timer(
     aws: Aws, receiver: Receiver
 ) -> None:
-    message_id = _publish(aws, receiver.url())
+    message_id = publish(aws, receiver.url())
     due = runtime.message_store().get(message_id).due_at
-    _pump(aws).poll_once()
+    delivery_pump(aws).poll_once()
     receiver.wait_for(1)
     outcome = runtime.dispatcher().handle(TimerPayload(message_id, due))
     assert outcome is Outcome.SKIPPED
@@ -143,7 +125,7 @@ def test_failed_attempt_is_retried_with_backoff_then_delivered(aws: Aws) -> None
         return Reply(status=500, body=b"boom") if index == 0 else Reply()
 
     with Receiver(fail_once) as flaky:
-        message_id = _publish(aws, flaky.url())
+        message_id = publish(aws, flaky.url())
         clock = FakeClock()
         dispatcher = dataclasses.replace(runtime.dispatcher(), clock=clock, sleep=clock.sleep)
         due = runtime.message_store().get(message_id).due_at
@@ -168,8 +150,8 @@ def test_failed_attempt_is_retried_with_backoff_then_delivered(aws: Aws) -> None
 
 def test_exhausted_message_is_failed_with_its_last_error(aws: Aws) -> None:
     with Receiver(lambda _, __: Reply(status=503, body=b"down for maintenance")) as down:
-        message_id = _publish(aws, down.url(), **{"Upstash-Retries": "0"})
-        _pump(aws).poll_once()
+        message_id = publish(aws, down.url(), **{"Upstash-Retries": "0"})
+        delivery_pump(aws).poll_once()
         down.wait_for(1)
     stored = runtime.message_store().get(message_id)
     assert stored.state.value == "FAILED"
@@ -182,7 +164,7 @@ def test_early_timer_is_rearmed_for_the_remainder_not_delivered(
     aws: Aws, receiver: Receiver
 ) -> None:
     # Given a message due in 3 hours whose EventBridge timer fires two minutes early
-    message_id = _publish(aws, receiver.url(), **{"Upstash-Delay": "3h"})
+    message_id = publish(aws, receiver.url(), **{"Upstash-Delay": "3h"})
     due = runtime.message_store().get(message_id).due_at
     clock = FakeClock(due - timedelta(seconds=110))
     dispatcher = dataclasses.replace(runtime.dispatcher(), clock=clock)
@@ -199,7 +181,7 @@ def test_early_timer_is_rearmed_for_the_remainder_not_delivered(
 
 
 def test_timer_up_to_a_second_early_waits_out_the_remainder(aws: Aws, receiver: Receiver) -> None:
-    message_id = _publish(aws, receiver.url(), **{"Upstash-Delay": "30s"})
+    message_id = publish(aws, receiver.url(), **{"Upstash-Delay": "30s"})
     due = runtime.message_store().get(message_id).due_at
     clock = FakeClock(due - timedelta(milliseconds=700))
     dispatcher = dataclasses.replace(runtime.dispatcher(), clock=clock, sleep=clock.sleep)
@@ -210,7 +192,7 @@ def test_timer_up_to_a_second_early_waits_out_the_remainder(aws: Aws, receiver: 
 
 def test_expired_lease_is_reclaimed_and_the_message_completed(aws: Aws, receiver: Receiver) -> None:
     # Given an attempt that claimed the message and crashed before sending
-    message_id = _publish(aws, receiver.url())
+    message_id = publish(aws, receiver.url())
     store = runtime.message_store()
     due = store.get(message_id).due_at
     store.claim(
@@ -232,8 +214,8 @@ def test_outside_dev_mode_a_loopback_destination_is_refused_at_delivery(
 ) -> None:
     monkeypatch.setenv("DUETIME_DEV_MODE", "false")
     runtime.reset()
-    message_id = _publish(aws, receiver.url())
-    _pump(aws).poll_once()
+    message_id = publish(aws, receiver.url())
+    delivery_pump(aws).poll_once()
     receiver.wait_for(1, timeout=0.5)
     assert receiver.requests == []
     stored = runtime.message_store().get(message_id)
@@ -247,8 +229,8 @@ def test_malformed_timer_is_dropped_not_retried_forever(aws: Aws) -> None:
 
 
 def test_event_log_records_each_step(aws: Aws, receiver: Receiver) -> None:
-    message_id = _publish(aws, receiver.url())
-    _pump(aws).poll_once()
+    message_id = publish(aws, receiver.url())
+    delivery_pump(aws).poll_once()
     receiver.wait_for(1)
     states = [e.state.value for e in runtime.message_store().get(message_id).events]
     assert states == ["CREATED", "DELIVERED"]

@@ -12,9 +12,8 @@ import pytest
 from functions import dispatcher as dispatcher_module
 from functions import runtime
 from functions.clock import utc_now
-from functions.handlers import dispatch, recover
+from functions.handlers import recover
 from functions.local.lambda_context import LocalContext
-from functions.local.pump import QueuePump
 from functions.messages import Message
 from functions.store.messages import MessageStore
 from functions.store.models import MessageItem
@@ -22,36 +21,19 @@ from functions.timers.payload import TimerPayload
 from tests.helpers.api import call
 from tests.helpers.clock import FakeClock
 from tests.helpers.receiver import Receiver
-from tests.integration.conftest import Aws
+from tests.integration.conftest import Aws, delivery_pump, publish
 
 
 class CrashError(RuntimeError):
     """Stands for the process dying at this point."""
 
 
-def _pump(aws: Aws) -> QueuePump:
-    return QueuePump(
-        sqs=boto3.client("sqs", region_name="us-east-1"),
-        queue_url=aws.resources.queue_url,
-        queue_arn=aws.resources.queue_arn,
-        handler=dispatch.handler,
-        workers=1,
-        function_name="duetime-dispatch",
-    )
-
-
 def _drain(aws: Aws) -> int:
-    pump = _pump(aws)
+    pump = delivery_pump(aws)
     total = 0
     while (n := pump.poll_once()) > 0:
         total += n
     return total
-
-
-def _publish(aws: Aws, url: str) -> str:
-    response = call("POST", f"/v2/publish/{url}", token=aws.token, body="payload")
-    assert response.status == 201
-    return str(response.json["messageId"])
 
 
 def _crashing_attempt(message_id: str, monkeypatch: pytest.MonkeyPatch, where: str) -> None:
@@ -85,7 +67,7 @@ def test_crash_between_claim_and_send_is_recovered_and_delivered_once(
     aws: Aws, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given a message whose only timer was consumed by a dispatch that claimed it, then died
-    message_id = _publish(aws, receiver.url())
+    message_id = publish(aws, receiver.url())
     sqs = boto3.client("sqs", region_name="us-east-1")
     sqs.purge_queue(QueueUrl=aws.resources.queue_url)
     _crashing_attempt(message_id, monkeypatch, "before_send")
@@ -105,7 +87,7 @@ def test_crash_after_send_before_record_redelivers_with_the_same_id(
     aws: Aws, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given a message whose only timer was consumed by a dispatch that sent, then died
-    message_id = _publish(aws, receiver.url())
+    message_id = publish(aws, receiver.url())
     sqs = boto3.client("sqs", region_name="us-east-1")
     sqs.purge_queue(QueueUrl=aws.resources.queue_url)  # the crashed invocation's timer is gone
     _crashing_attempt(message_id, monkeypatch, "after_send")
@@ -143,7 +125,7 @@ def test_timer_lost_between_record_and_arming_is_recovered(aws: Aws, receiver: R
 
 
 def test_on_time_and_finished_messages_are_left_alone(aws: Aws, receiver: Receiver) -> None:
-    delivered = _publish(aws, receiver.url())
+    delivered = publish(aws, receiver.url())
     _drain(aws)
     call("POST", f"/v2/publish/{receiver.url()}", token=aws.token, headers={"Upstash-Delay": "1h"})
     assert runtime.message_store().get(delivered).state.value == "DELIVERED"

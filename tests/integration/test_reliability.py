@@ -17,13 +17,7 @@ from tests.helpers.api import call
 from tests.helpers.clock import FakeClock
 from tests.helpers.drive import drive
 from tests.helpers.receiver import Received, Receiver, Reply
-from tests.integration.conftest import Aws
-
-
-def _publish(aws: Aws, url: str, body: str = "payload", **headers: str) -> str:
-    response = call("POST", f"/v2/publish/{url}", token=aws.token, headers=headers, body=body)
-    assert response.status == 201, response.json
-    return str(response.json["messageId"])
+from tests.integration.conftest import Aws, publish
 
 
 def _fails(times: int, reply: Reply) -> Receiver:
@@ -32,7 +26,7 @@ def _fails(times: int, reply: Reply) -> Receiver:
 
 def test_fails_twice_then_succeeds_spaced_by_the_retry_delay_expression(aws: Aws) -> None:
     with _fails(2, Reply(status=500)) as flaky:
-        message_id = _publish(aws, flaky.url(), **{"Upstash-Retry-Delay": "1000 * (1 + retried)"})
+        message_id = publish(aws, flaky.url(), **{"Upstash-Retry-Delay": "1000 * (1 + retried)"})
         clock = FakeClock(runtime.message_store().get(message_id).due_at)
         outcomes = drive(message_id, clock)
         requests = flaky.wait_for(3)
@@ -46,7 +40,7 @@ def test_fails_twice_then_succeeds_spaced_by_the_retry_delay_expression(aws: Aws
 
 def test_failing_forever_lands_in_the_dlq_and_calls_the_failure_callback(aws: Aws) -> None:
     with Receiver(lambda _, __: Reply(status=502, body=b"bad gateway")) as down, Receiver() as dlq:
-        message_id = _publish(
+        message_id = publish(
             aws,
             down.url(),
             **{
@@ -81,7 +75,7 @@ def test_failing_forever_lands_in_the_dlq_and_calls_the_failure_callback(aws: Aw
 
 def test_success_callback_carries_the_response(aws: Aws) -> None:
     with Receiver(lambda _, __: Reply(status=200, body=b'{"sent": true}')) as app, Receiver() as cb:
-        message_id = _publish(aws, app.url(), **{"Upstash-Callback": cb.url("/cb")})
+        message_id = publish(aws, app.url(), **{"Upstash-Callback": cb.url("/cb")})
         clock = FakeClock(runtime.message_store().get(message_id).due_at)
         assert drive(message_id, clock) == [Outcome.DELIVERED]
         assert drive(f"{message_id}-cb0", clock) == [Outcome.DELIVERED]
@@ -95,7 +89,7 @@ def test_success_callback_carries_the_response(aws: Aws) -> None:
 
 def test_429_with_retry_after_sets_the_next_attempt(aws: Aws) -> None:
     with _fails(1, Reply(status=429, headers={"Retry-After": "7"})) as limited:
-        message_id = _publish(aws, limited.url())
+        message_id = publish(aws, limited.url())
         clock = FakeClock(runtime.message_store().get(message_id).due_at)
         dispatcher_outcomes = drive(message_id, clock)
         first, second = limited.wait_for(2)
@@ -112,7 +106,7 @@ def test_429_with_retry_after_sets_the_next_attempt(aws: Aws) -> None:
 def test_489_non_retryable_fails_at_once(aws: Aws) -> None:
     reply = Reply(status=489, headers={"Upstash-NonRetryable-Error": "true"}, body=b"no")
     with Receiver(lambda _, __: reply) as refuses:
-        message_id = _publish(aws, refuses.url(), **{"Upstash-Retries": "5"})
+        message_id = publish(aws, refuses.url(), **{"Upstash-Retries": "5"})
         clock = FakeClock(runtime.message_store().get(message_id).due_at)
         assert drive(message_id, clock) == [Outcome.FAILED]
         assert len(refuses.requests) == 1
@@ -124,7 +118,7 @@ def test_hanging_receiver_times_out_and_is_retried(aws: Aws) -> None:
         return Reply(delay_seconds=2.5) if index == 0 else Reply()
 
     with Receiver(hang_first) as slow:
-        message_id = _publish(aws, slow.url(), **{"Upstash-Timeout": "1s"})
+        message_id = publish(aws, slow.url(), **{"Upstash-Timeout": "1s"})
         clock = FakeClock(runtime.message_store().get(message_id).due_at)
         assert drive(message_id, clock) == [Outcome.RETRY, Outcome.DELIVERED]
     error = next(
@@ -207,8 +201,8 @@ def _schedule_count(aws: Aws) -> int:
 
 
 def test_bulk_cancel_by_body_query_and_all(aws: Aws, receiver: Receiver) -> None:
-    far = [_publish(aws, receiver.url(), **{"Upstash-Delay": "2d"}) for _ in range(3)]
-    near = [_publish(aws, receiver.url(), **{"Upstash-Delay": "1m"}) for _ in range(2)]
+    far = [publish(aws, receiver.url(), **{"Upstash-Delay": "2d"}) for _ in range(3)]
+    near = [publish(aws, receiver.url(), **{"Upstash-Delay": "1m"}) for _ in range(2)]
     assert _schedule_count(aws) == 3
     by_body = call(
         "DELETE",
@@ -231,7 +225,7 @@ def test_bulk_cancel_by_body_query_and_all(aws: Aws, receiver: Receiver) -> None
 def _dead(aws: Aws, url: str, count: int) -> list[str]:
     ids = []
     for _ in range(count):
-        message_id = _publish(aws, url, **{"Upstash-Retries": "0"})
+        message_id = publish(aws, url, **{"Upstash-Retries": "0"})
         clock = FakeClock(runtime.message_store().get(message_id).due_at)
         assert drive(message_id, clock) == [Outcome.FAILED]
         ids.append(message_id)
@@ -282,7 +276,7 @@ def test_dlq_filters_and_cursor(aws: Aws) -> None:
 
 
 def test_event_log_under_both_names_with_filters_and_cursor(aws: Aws, receiver: Receiver) -> None:
-    ids = [_publish(aws, receiver.url()) for _ in range(7)]
+    ids = [publish(aws, receiver.url()) for _ in range(7)]
     clock = FakeClock(runtime.message_store().get(ids[0]).due_at + timedelta(seconds=1))
     drive(ids[0], clock)
     events = call("GET", "/v2/events", token=aws.token)
@@ -312,7 +306,7 @@ def test_event_log_under_both_names_with_filters_and_cursor(aws: Aws, receiver: 
 def test_stats_answer_the_operators_questions(aws: Aws, receiver: Receiver) -> None:
     # Given two pending offers and three that failed (two with 503, one with 500)
     for _ in range(2):
-        _publish(aws, receiver.url(), **{"Upstash-Delay": "1h"})
+        publish(aws, receiver.url(), **{"Upstash-Delay": "1h"})
     with Receiver(lambda _, __: Reply(status=503)) as down:
         _dead(aws, down.url(), 2)
     with Receiver(lambda _, __: Reply(status=500)) as broken:

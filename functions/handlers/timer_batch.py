@@ -1,0 +1,54 @@
+"""What `dispatch` and `step` share: an SQS batch of fired timers, processed side by side,
+with partial batch failures so SQS retries only the records that raised."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import (
+    AsyncBatchProcessor,
+    EventType,
+    async_process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.errors import ValidationError
+from functions.observability import logger, metrics
+from functions.timers.payload import TimerPayload
+
+
+def process(
+    event: dict[str, Any],
+    context: LambdaContext,
+    *,
+    handle: Callable[[TimerPayload], str],
+    metric_prefix: str,
+) -> dict[str, Any]:
+    """Run `handle` on every timer of the batch; metric `<prefix>_<outcome>` per record."""
+
+    def one(body: str) -> str:
+        try:
+            payload = TimerPayload.from_json(body)
+        except ValidationError:
+            # Retrying cannot fix a malformed payload: log it and drop it.
+            logger.exception("dropping malformed timer")
+            return "malformed"
+        return handle(payload)
+
+    async def record_handler(record: SQSRecord) -> str:
+        # Records of one batch run side by side, so the tenth is not late behind the first nine.
+        outcome = await asyncio.to_thread(one, record.body)
+        metrics.add_metric(name=f"{metric_prefix}_{outcome}", unit=MetricUnit.Count, value=1)
+        return outcome
+
+    # A processor per invocation: it holds the batch's state, and the dev server runs several
+    # invocations at once in one process.
+    processor = AsyncBatchProcessor(event_type=EventType.SQS)
+    response = async_process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )
+    return dict(response)
