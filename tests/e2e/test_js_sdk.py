@@ -1,0 +1,60 @@
+"""The official JS SDK (@upstash/qstash) against `duetime dev`, base URL and token changed only."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import DevProcess
+from tests.helpers.receiver import Receiver
+
+pytestmark = pytest.mark.e2e
+JS = Path(__file__).parent / "js"
+
+
+@pytest.fixture(scope="module")
+def node_modules() -> Path:
+    npm = shutil.which("npm")
+    if npm is None or shutil.which("node") is None:
+        pytest.skip("node and npm are needed for the JS SDK test (the README lists node)")
+    if not (JS / "node_modules" / "@upstash" / "qstash").exists():
+        subprocess.run(  # noqa: S603 - npm from PATH, fixed arguments, the lockfile pins versions
+            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=JS, check=True
+        )
+    return JS / "node_modules"
+
+
+def test_js_sdk_publishes_reads_back_and_cancels(
+    dev: DevProcess, receiver: Receiver, node_modules: Path
+) -> None:
+    # Given the JS SDK configured with duetime's URL and token
+    env = {
+        **os.environ,
+        "QSTASH_URL": dev.url,
+        "QSTASH_TOKEN": dev.token,
+        "DESTINATION": receiver.url("/js"),
+    }
+    # When it publishes (1 s delay), publishes for later, reads that back and cancels it
+    run = subprocess.run(  # noqa: S603 - node from PATH and our own script
+        [str(shutil.which("node")), "smoke.mjs"],
+        cwd=JS,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout)
+    # Then every call parsed duetime's answers, and only the first message is delivered
+    assert result["readBack"]["messageId"] == result["later"]["messageId"]
+    assert result["readBack"]["url"] == receiver.url("/js")
+    (request,) = receiver.wait_for(1, timeout=10)
+    assert json.loads(request.body) == {"from": "js"}
+    assert request.headers["Upstash-Message-Id"] == result["delivered"]["messageId"]
+    assert len(receiver.wait_for(2, timeout=1.0)) == 1
