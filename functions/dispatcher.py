@@ -56,7 +56,7 @@ class Dispatcher:
         now = self.clock()
         if payload.due_at - now > EARLY_TOLERANCE:
             # Woken early on purpose (EventBridge's lead, or a chain past SQS's 15 minutes).
-            self.timers.arm(payload, now=now)
+            self.timers.arm(payload, now=now, last_hop=True)
             return Outcome.REARMED
         lease_token = secrets.token_hex(8)
         try:

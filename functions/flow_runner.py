@@ -148,7 +148,7 @@ class FlowRunner:
         """A step's timer fired (or recovery re-armed it)."""
         now = self.clock()
         if payload.due_at - now > EARLY_TOLERANCE:
-            self.timers.arm(payload, now=now)
+            self.timers.arm(payload, now=now, last_hop=True)
             return StepResult(reason="rearmed")
         flow_id, run, index = parse_step_target(payload.target_id)
         flow = self.store.find(flow_id)

@@ -99,7 +99,7 @@ class ScheduleService:
         """A schedule's timer: claim this fire, arm the next, deliver this one's message."""
         now = self.clock()
         if payload.due_at - now > EARLY_TOLERANCE:
-            self.timers.arm(payload, now=now)
+            self.timers.arm(payload, now=now, last_hop=True)
             return Outcome.REARMED
         schedule = self.store.find(payload.target_id)
         if schedule is None or schedule.paused or schedule.next_fire != payload.due_at:

@@ -75,9 +75,16 @@ class Timers:
         self._scheduler = scheduler
         self._config = config
 
-    def arm(self, payload: TimerPayload, *, now: datetime) -> TimerKind:
-        """Wake `payload` at its due time: SQS within the horizon, EventBridge beyond."""
-        if payload.due_at - now <= self._config.sqs_horizon:
+    def arm(self, payload: TimerPayload, *, now: datetime, last_hop: bool = False) -> TimerKind:
+        """Wake `payload` at its due time: SQS within the horizon, EventBridge beyond.
+
+        `last_hop` is for a timer that woke early on purpose: whatever the configured horizon,
+        the remainder goes to SQS when SQS can hold it. (Sending it back to EventBridge under
+        the same name could meet the schedule that just fired, not yet deleted, and be taken
+        for already armed.)
+        """
+        limit = timedelta(seconds=SQS_MAX_DELAY_SECONDS) if last_hop else self._config.sqs_horizon
+        if payload.due_at - now <= limit:
             self._sqs.send_message(
                 QueueUrl=self._config.queue_url,
                 MessageBody=payload.to_json(),

@@ -235,3 +235,26 @@ def test_event_log_records_each_step(aws: Aws, receiver: Receiver) -> None:
     states = [e.state.value for e in runtime.message_store().get(message_id).events]
     assert states == ["CREATED", "DELIVERED"]
     assert json.dumps(states)
+
+
+def test_early_wake_goes_to_sqs_even_with_a_zero_horizon(aws: Aws) -> None:
+    # Given timers that send everything through EventBridge (SQS horizon 0 s)
+    from functions.timers.arming import TimerConfig, TimerKind, Timers
+
+    config = TimerConfig(
+        queue_url=aws.resources.queue_url,
+        queue_arn=aws.resources.queue_arn,
+        schedule_group=aws.resources.schedule_group,
+        scheduler_role_arn=aws.resources.scheduler_role_arn,
+        sqs_horizon=timedelta(0),
+    )
+    timers = Timers(
+        sqs=boto3.client("sqs", region_name="us-east-1"),
+        scheduler=boto3.client("scheduler", region_name="us-east-1"),
+        config=config,
+    )
+    clock = FakeClock()
+    payload = TimerPayload("msg_hop", clock.now + timedelta(seconds=110))
+    # Then a first arming uses EventBridge, and the last hop of an early wake uses SQS
+    assert timers.arm(payload, now=clock.now) is TimerKind.EVENTBRIDGE
+    assert timers.arm(payload, now=clock.now, last_hop=True) is TimerKind.SQS_DELAY
