@@ -21,7 +21,7 @@ JS = Path(__file__).parent / "js"
 def node_modules() -> Path:
     npm = shutil.which("npm")
     if npm is None or shutil.which("node") is None:
-        pytest.skip("node and npm are needed for the JS SDK test (the README lists node)")
+        pytest.skip(reason="node and npm are needed for the JS SDK test (the README lists node)")
     if not (JS / "node_modules" / "@upstash" / "qstash").exists():
         subprocess.run(  # noqa: S603 - npm from PATH, fixed arguments, the lockfile pins versions
             [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=JS, check=True

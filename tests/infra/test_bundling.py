@@ -108,7 +108,7 @@ def test_bytecode_is_compiled_for_the_lambda_python(tmp_path: Path) -> None:
     # Given an interpreter of the Lambda's Python version on this machine
     compiler = bytecode_compiler(python_version_of(PYTHON))
     if compiler is None:
-        pytest.skip(f"no Python 3.13 interpreter here: set {BUNDLE_PYTHON_ENV} to run this")
+        pytest.skip(reason=f"no Python 3.13 interpreter here: set {BUNDLE_PYTHON_ENV} to run this")
     bundler = LocalPythonBundler(
         python_version="3.13", requirements=["pydantic-core"], compile_with=compiler
     )

@@ -103,19 +103,25 @@ def test_crash_after_send_before_record_redelivers_with_the_same_id(
     assert _recover() == {"recovered": 0}
 
 
-def test_timer_lost_between_record_and_arming_is_recovered(aws: Aws, receiver: Receiver) -> None:
-    # Given a record written whose timer was never armed (the process died in between)
-    now = utc_now()
+def _stored_without_timer(message_id: str, url: str) -> Message:
+    """A message due five minutes ago whose timer was never armed (its process died)."""
+    due = utc_now() - timedelta(minutes=5)
     message = Message(
-        message_id="msg_lostTimer000000000000000",
-        url=receiver.url(),
+        message_id=message_id,
+        url=url,
         method="POST",
         headers={},
         body=b"x",
-        due_at=now - timedelta(minutes=5),
-        created_at=now - timedelta(minutes=5),
+        due_at=due,
+        created_at=due,
     )
     runtime.message_store().create(message)
+    return message
+
+
+def test_timer_lost_between_record_and_arming_is_recovered(aws: Aws, receiver: Receiver) -> None:
+    # Given a record written whose timer was never armed (the process died in between)
+    message = _stored_without_timer("msg_lostTimer000000000000000", receiver.url())
     # When the sweeper runs, then it is re-armed and delivered
     assert _recover() == {"recovered": 1}
     assert _drain(aws) == 1
@@ -133,17 +139,7 @@ def test_on_time_and_finished_messages_are_left_alone(aws: Aws, receiver: Receiv
 
 
 def test_concurrent_recoveries_still_deliver_once(aws: Aws, receiver: Receiver) -> None:
-    now = utc_now()
-    message = Message(
-        message_id="msg_twoSweepers00000000000000",
-        url=receiver.url(),
-        method="POST",
-        headers={},
-        body=b"x",
-        due_at=now - timedelta(minutes=5),
-        created_at=now - timedelta(minutes=5),
-    )
-    runtime.message_store().create(message)
+    _stored_without_timer("msg_twoSweepers00000000000000", receiver.url())
     assert _recover() == {"recovered": 1}
     assert _recover() == {"recovered": 1}  # a second sweeper before any dispatch ran
     assert _drain(aws) == 2
