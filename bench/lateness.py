@@ -59,6 +59,12 @@ def _percentile(values: list[float], pct: float) -> float:
     return ordered[index]
 
 
+def _published_id(response: httpx.Response, n: int) -> str:
+    if response.status_code != 201:
+        raise RuntimeError(f"publish {n}: {response.status_code} {response.text}")
+    return str(response.json()["messageId"])
+
+
 def run(scenario: str, count: int) -> Result:
     dev_args: tuple[str, ...] = ()
     if scenario.startswith("eventbridge"):
@@ -86,9 +92,7 @@ def run(scenario: str, count: int) -> Result:
                 else:
                     headers["Upstash-Delay"] = f"{120 + n * 60 // count}s"
                 response = api.post(f"/v2/publish/{receiver.url(f'/m/{n}')}", headers=headers)
-                if response.status_code != 201:
-                    raise RuntimeError(f"publish {n}: {response.status_code} {response.text}")
-                message_id = response.json()["messageId"]
+                message_id = _published_id(response, n)
                 message = api.get(f"/v2/messages/{message_id}").json()
                 due_at[message_id] = message["notBefore"] / 1000
 
