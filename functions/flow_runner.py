@@ -37,10 +37,8 @@ from functions.sender import AttemptResult, send
 from functions.signing import Signer
 from functions.store.flows import IDEM_IN_FLIGHT, IDEM_SENT, FlowStore
 from functions.timers.arming import Timers
-from functions.timers.payload import TimerPayload
+from functions.timers.payload import STEP, TimerPayload
 from functions.views import flow_view
-
-STEP = "step"
 
 
 @dataclass(frozen=True)
@@ -189,20 +187,7 @@ class FlowRunner:
             return _skipped(SkipReason.IN_FLIGHT)
         current = self.store.get(flow.flow_id)
         if current.status is FlowStatus.RUNNING and current.state_token != step.expect_state_token:
-            self.store.mark_step(
-                flow.flow_id,
-                index,
-                status=StepStatus.SKIPPED,
-                reason=SkipReason.STALE_STATE.value,
-                now=now,
-            )
-            self.store.set_status(
-                flow.flow_id,
-                FlowStatus.HALTED,
-                reason=SkipReason.STALE_STATE.value,
-                run=run,
-                now=now,
-            )
+            self._halt(flow.flow_id, index, StepStatus.SKIPPED, SkipReason.STALE_STATE, run=run)
             return _skipped(SkipReason.STALE_STATE)
         return _skipped(SkipReason.NOT_RUNNING)
 
@@ -283,20 +268,19 @@ class FlowRunner:
             self.store.set_status(flow.flow_id, FlowStatus.COMPLETED, reason=None, run=run, now=now)
             return
         if self.switches.blocks(flow_id=flow.flow_id):
-            self.store.mark_step(
-                flow.flow_id,
-                following,
-                status=StepStatus.PENDING,
-                reason=SkipReason.DISABLED.value,
-                now=now,
-            )
-            self.store.set_status(
-                flow.flow_id, FlowStatus.HALTED, reason=SkipReason.DISABLED.value, run=run, now=now
-            )
+            self._halt(flow.flow_id, following, StepStatus.PENDING, SkipReason.DISABLED, run=run)
             return
         self._arm(
             flow.flow_id, following, run=run, due=now + flow.definition.steps[following].delay
         )
+
+    def _halt(
+        self, flow_id: str, index: int, step_status: StepStatus, reason: SkipReason, *, run: int
+    ) -> None:
+        """Stop the flow at step `index`, recording why on the step and on the flow."""
+        now = self.clock()
+        self.store.mark_step(flow_id, index, status=step_status, reason=reason.value, now=now)
+        self.store.set_status(flow_id, FlowStatus.HALTED, reason=reason.value, run=run, now=now)
 
     def _arm(self, flow_id: str, index: int, *, run: int, due: datetime) -> None:
         """Record the step as armed, then arm its timer (always in that order)."""

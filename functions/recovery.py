@@ -16,14 +16,13 @@ from functions.clock import Clock
 from functions.flows import step_target
 from functions.store.messages import MessageStore
 from functions.timers.arming import TimerKind
-from functions.timers.payload import TimerPayload
+from functions.timers.payload import MESSAGE, SCHEDULE, STEP, TimerPayload
 
 # Longer than SQS's worst delivery latency for a timer on its way, so recovery does not chase
 # timers that are merely in flight.
 GRACE = timedelta(seconds=60)
 PER_SHARD_LIMIT = 500
-_KINDS = {"MSG": "message", "SCHED": "schedule"}
-STEP = "step"
+_KINDS = {"MSG": MESSAGE, "SCHED": SCHEDULE}
 
 
 @dataclass(frozen=True)

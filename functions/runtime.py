@@ -15,11 +15,11 @@ from functions.config import settings
 from functions.deadletter import DeadLetters
 from functions.dispatcher import Dispatcher, Outcome
 from functions.eventlog import EventLog
-from functions.flow_runner import STEP, FlowRunner
+from functions.flow_runner import FlowRunner
 from functions.killswitch import KillSwitches
 from functions.publish import PublishLimits
 from functions.recovery import Recovery
-from functions.schedule_service import SCHEDULE, ScheduleService
+from functions.schedule_service import ScheduleService
 from functions.service import MessageService
 from functions.signing import Signer
 from functions.stats import Stats
@@ -28,7 +28,7 @@ from functions.store.killswitches import KillSwitchStore
 from functions.store.messages import MessageStore
 from functions.store.schedules import ScheduleStore
 from functions.timers.arming import TimerConfig, TimerKind, Timers
-from functions.timers.payload import TimerPayload
+from functions.timers.payload import SCHEDULE, STEP, TimerPayload
 
 
 def _timers(queue_url: str, queue_arn: str) -> Timers:

@@ -15,10 +15,8 @@ from functions.schedules import Schedule, advance, fire_message, parse_schedule
 from functions.store.messages import MessageStore
 from functions.store.schedules import ScheduleStore
 from functions.timers.arming import Timers
-from functions.timers.payload import TimerPayload
+from functions.timers.payload import SCHEDULE, TimerPayload
 from functions.views import schedule_view
-
-SCHEDULE = "schedule"
 
 
 @dataclass

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.expressions.condition import Condition
@@ -109,10 +109,6 @@ class DuplicateMessageError(ConflictError):
         self.first_message_id = first_message_id
 
 
-def _iso(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 @dataclass
 class MessageStore:
     """Reads and conditional writes of messages."""
@@ -165,7 +161,7 @@ class MessageStore:
 
     @staticmethod
     def new_item(message: Message) -> MessageItem:
-        list_pk, list_sk = schema.list_key("LOG", message.message_id, _iso(message.created_at))
+        list_pk, list_sk = schema.list_key("LOG", message.message_id, message.created_at)
         return MessageItem(
             _pk(message.message_id),
             _SK,
@@ -267,7 +263,7 @@ class MessageStore:
             MessageItem.events.set(MessageItem.events.append([_event_map(event)])),
         ]
         if state is MessageState.FAILED:
-            dlq_pk, dlq_sk = schema.list_key("DLQ", message_id, _iso(event.at))
+            dlq_pk, dlq_sk = schema.list_key("DLQ", message_id, event.at)
             actions += self._leave_index(event.at, retention=self.dlq_retention)
             actions += [MessageItem.dlq_pk.set(dlq_pk), MessageItem.dlq_sk.set(dlq_sk)]
         elif state in TERMINAL:

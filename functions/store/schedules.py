@@ -4,7 +4,7 @@ advance are written together or not at all."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.expressions.update import Action
@@ -25,10 +25,6 @@ _SK = "SCHED"
 
 def _pk(schedule_id: str) -> str:
     return f"SCHED#{schedule_id}"
-
-
-def _iso(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def to_schedule(item: ScheduleItem) -> Schedule:
@@ -82,7 +78,7 @@ class ScheduleStore:
         """Create or replace a schedule (keeping its creation time); returns the previous one."""
         previous = self.find(schedule.schedule_id)
         created = previous.created_at if previous else schedule.created_at
-        list_pk, list_sk = schema.list_key("SCHED", schedule.schedule_id, _iso(created))
+        list_pk, list_sk = schema.list_key("SCHED", schedule.schedule_id, created)
         t = schedule.template
         item = ScheduleItem(
             _pk(schedule.schedule_id),

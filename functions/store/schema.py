@@ -16,6 +16,7 @@ GSI `dlq` (sparse, keys only): failed messages still in the dead-letter queue.
 from __future__ import annotations
 
 import zlib
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -42,9 +43,11 @@ def wake_shard(item_id: str) -> str:
     return str(zlib.crc32(item_id.encode()) % WAKE_SHARDS)
 
 
-def list_key(kind: str, item_id: str, at: str) -> tuple[str, str]:
-    """(partition, sort) of an item in a sharded, newest-first listing index."""
-    return f"{kind}#{wake_shard(item_id)}", f"{at}#{item_id}"
+def list_key(kind: str, item_id: str, at: datetime) -> tuple[str, str]:
+    """(partition, sort) of an item in a sharded, newest-first listing index; the fixed-width
+    UTC time makes the sort key order by time."""
+    stamp = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return f"{kind}#{wake_shard(item_id)}", f"{stamp}#{item_id}"
 
 
 def table_definition(table_name: str) -> CreateTableInputTypeDef:

@@ -9,6 +9,11 @@ from datetime import datetime
 from functions.clock import from_unix_seconds, to_ms
 from functions.errors import ValidationError
 
+# What a timer wakes; each kind has one consumer (runtime.handle_timer, the step handler).
+MESSAGE = "message"
+SCHEDULE = "schedule"
+STEP = "step"
+
 
 @dataclass(frozen=True)
 class TimerPayload:
@@ -16,7 +21,7 @@ class TimerPayload:
 
     target_id: str
     due_at: datetime
-    kind: str = "message"
+    kind: str = MESSAGE
 
     def to_json(self) -> str:
         return json.dumps({"kind": self.kind, "id": self.target_id, "dueAt": to_ms(self.due_at)})
@@ -28,7 +33,7 @@ class TimerPayload:
             return cls(
                 target_id=str(data["id"]),
                 due_at=from_unix_seconds(int(data["dueAt"]) / 1000),
-                kind=str(data.get("kind", "message")),
+                kind=str(data.get("kind", MESSAGE)),
             )
         except (ValueError, KeyError, TypeError, OverflowError, OSError) as exc:
             raise ValidationError(f"timer payload is malformed: {body[:200]!r}") from exc

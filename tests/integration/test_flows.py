@@ -12,10 +12,10 @@ import boto3
 import pytest
 
 from functions import runtime
-from functions.flow_runner import STEP, FlowRunner, StepResult
+from functions.flow_runner import FlowRunner, StepResult
 from functions.flows import step_target
 from functions.store.flows import FlowStore
-from functions.timers.payload import TimerPayload
+from functions.timers.payload import STEP, TimerPayload
 from tests.helpers.api import ApiResponse, call
 from tests.helpers.clock import FakeClock
 from tests.helpers.receiver import Receiver, Reply

@@ -12,8 +12,8 @@ import pytest
 
 from functions import runtime
 from functions.dispatcher import Outcome
-from functions.schedule_service import SCHEDULE, ScheduleService
-from functions.timers.payload import TimerPayload
+from functions.schedule_service import ScheduleService
+from functions.timers.payload import SCHEDULE, TimerPayload
 from tests.helpers.api import call
 from tests.helpers.clock import FakeClock
 from tests.helpers.drive import fake_dispatcher
