@@ -34,11 +34,11 @@ SNIPPETS = {
     ),
     "schedule handler": (
         "from functions.handlers import schedule; from functions import runtime; "
-        "runtime.message_service()"
+        "wiring.graph().message_service"
     ),
     "dispatch handler": (
         "from functions.handlers import dispatch; from functions import runtime; "
-        "runtime.dispatcher()"
+        "wiring.graph().dispatcher"
     ),
 }
 

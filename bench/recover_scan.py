@@ -18,14 +18,16 @@ from typing import Any
 
 from moto import mock_aws
 
-from functions import runtime
-from functions.clock import utc_now
+from functions import wiring
+from functions.adapters.aws import aws_adapters
+from functions.adapters.aws.messages import message_item
+from functions.adapters.aws.models import MessageItem
+from functions.config import Settings
+from functions.domain.clock import utc_now
+from functions.domain.messages import Message
 from functions.local import moto_atomic, moto_speed
 from functions.local.defaults import DEV_SIGNING_KEYS, DEV_TOKEN
 from functions.local.resources import fake_credentials, provision
-from functions.messages import Message
-from functions.store.messages import MessageStore
-from functions.store.models import MessageItem
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -41,8 +43,8 @@ def main() -> None:
     with mock_aws():
         resources = provision(DEV_SIGNING_KEYS)
         os.environ.update(resources.environment(token=DEV_TOKEN))
-        runtime.reset()
-        runtime.message_store()
+        settings = Settings.from_env()
+        wiring.install(wiring.build(settings, aws_adapters(settings)))
         now = utc_now()
         started = time.time()
         with MessageItem.batch_write() as batch:
@@ -57,7 +59,7 @@ def main() -> None:
                     due_at=now + (timedelta(minutes=-5) if overdue else timedelta(hours=2)),
                     created_at=now,
                 )
-                batch.save(MessageStore.new_item(message))
+                batch.save(message_item(message))
         loaded = time.time() - started
         responses: list[int] = []
 
@@ -67,7 +69,7 @@ def main() -> None:
         client = MessageItem._get_connection().connection.client
         client.meta.events.register("after-call.dynamodb.Query", count)
         started = time.time()
-        report = runtime.recovery().run()
+        report = wiring.graph().recovery.run()
         swept = time.time() - started
     result = {
         "messages": args.messages,

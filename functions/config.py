@@ -3,28 +3,28 @@
 from __future__ import annotations
 
 import os
-from functools import lru_cache
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from functions import timeouts
+from functions.domain import timeouts
 
 
 class Settings(BaseModel):
-    """What a duetime function needs to know about its deployment."""
+    """What a duetime function needs to know about its deployment. The AWS names are empty
+    on the embedded backend, which needs none of them."""
 
     model_config = ConfigDict(frozen=True)
 
-    table_name: str
-    queue_url: str
-    queue_arn: str
+    table_name: str = ""
+    queue_url: str = ""
+    queue_arn: str = ""
     # Flow steps have their own queue on AWS (and their own function); the delivery queue
     # serves when none is configured.
     step_queue_url: str | None = None
     step_queue_arn: str | None = None
-    schedule_group: str
-    scheduler_role_arn: str
-    signing_keys_secret_id: str
+    schedule_group: str = ""
+    scheduler_role_arn: str = ""
+    signing_keys_secret_id: str = ""
     token_secret_id: str | None = None
     # sha256 hex digests of API tokens, comma-separated in the environment.
     token_sha256: tuple[str, ...] = ()
@@ -52,14 +52,14 @@ class Settings(BaseModel):
             h.strip().lower() for h in e.get("DUETIME_TOKEN_SHA256", "").split(",") if h.strip()
         )
         return cls(
-            table_name=e["DUETIME_TABLE_NAME"],
-            queue_url=e["DUETIME_QUEUE_URL"],
-            queue_arn=e["DUETIME_QUEUE_ARN"],
+            table_name=e.get("DUETIME_TABLE_NAME", ""),
+            queue_url=e.get("DUETIME_QUEUE_URL", ""),
+            queue_arn=e.get("DUETIME_QUEUE_ARN", ""),
             step_queue_url=e.get("DUETIME_STEP_QUEUE_URL") or None,
             step_queue_arn=e.get("DUETIME_STEP_QUEUE_ARN") or None,
-            schedule_group=e["DUETIME_SCHEDULE_GROUP"],
-            scheduler_role_arn=e["DUETIME_SCHEDULER_ROLE_ARN"],
-            signing_keys_secret_id=e["DUETIME_SIGNING_KEYS_SECRET_ID"],
+            schedule_group=e.get("DUETIME_SCHEDULE_GROUP", ""),
+            scheduler_role_arn=e.get("DUETIME_SCHEDULER_ROLE_ARN", ""),
+            signing_keys_secret_id=e.get("DUETIME_SIGNING_KEYS_SECRET_ID", ""),
             token_secret_id=e.get("DUETIME_TOKEN_SECRET_ID") or None,
             token_sha256=hashes,
             dev_mode=e.get("DUETIME_DEV_MODE", "").lower() in {"1", "true", "yes"},
@@ -75,9 +75,3 @@ class Settings(BaseModel):
             eventbridge_lead_seconds=int(e.get("DUETIME_EVENTBRIDGE_LEAD_SECONDS", "120")),
             region=e.get("AWS_REGION") or e.get("AWS_DEFAULT_REGION") or "us-east-1",
         )
-
-
-@lru_cache(maxsize=1)
-def settings() -> Settings:
-    """Settings of this execution environment, read once per cold start."""
-    return Settings.from_env()

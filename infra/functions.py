@@ -22,7 +22,7 @@ from aws_cdk import aws_sqs as sqs
 from cdk_nag import RegexAppliesTo
 from constructs import Construct
 
-from functions import timeouts
+from functions.domain import timeouts
 from infra.nag import suppress
 from infra.secrets import Secrets
 from infra.timers import Timers

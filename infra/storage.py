@@ -1,4 +1,4 @@
-"""The one table, declared from `functions.store.schema.table_definition()`.
+"""The one table, declared from `functions.adapters.aws.schema.table_definition()`.
 
 The dev server, the tests and the pynamodb models create the table from that definition; the
 deployed table is built from it too, so keys and indexes cannot drift apart. Only what
@@ -17,7 +17,7 @@ from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
-from functions.store import schema
+from functions.adapters.aws import schema
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import KeySchemaElementTypeDef

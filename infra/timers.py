@@ -14,7 +14,7 @@ from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from functions import timeouts
+from functions.domain import timeouts
 
 # After this many failed receives a timer moves to its DLQ and the DLQ alarm fires.
 MAX_RECEIVE_COUNT = 5

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
-from functions.errors import ValidationError
+from functions.domain.errors import ValidationError
 
 
 def json_response(status: int, body: Any) -> Response[Any]:

@@ -7,10 +7,10 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from functions import runtime
+from functions import wiring
 from functions.api.common import id_list, json_body, json_response, query_int, query_one
-from functions.deadletter import DlqFilter
-from functions.errors import ValidationError
+from functions.domain.errors import ValidationError
+from functions.services.deadletter import DlqFilter
 
 router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]
 
@@ -27,7 +27,7 @@ def list_dlq() -> Response[Any]:
         from_ms=query_int(event, "fromDate"),
         to_ms=query_int(event, "toDate"),
     )
-    messages, cursor = runtime.dead_letters().page(
+    messages, cursor = wiring.graph().dead_letters.page(
         cursor=query_one(event, "cursor"), count=query_int(event, "count"), selection=selection
     )
     body: dict[str, Any] = {"messages": messages}
@@ -38,12 +38,12 @@ def list_dlq() -> Response[Any]:
 
 @router.get("/v2/dlq/<dlq_id>")
 def get_dlq(dlq_id: str) -> Response[Any]:
-    return json_response(200, runtime.dead_letters().get(dlq_id))
+    return json_response(200, wiring.graph().dead_letters.get(dlq_id))
 
 
 @router.delete("/v2/dlq/<dlq_id>")
 def delete_dlq(dlq_id: str) -> Response[Any]:
-    runtime.dead_letters().delete(dlq_id)
+    wiring.graph().dead_letters.delete(dlq_id)
     return json_response(200, {"deleted": 1})
 
 
@@ -57,17 +57,17 @@ def _ids() -> list[str]:
 
 @router.delete("/v2/dlq")
 def delete_many_dlq() -> Response[Any]:
-    return json_response(200, {"deleted": runtime.dead_letters().delete_many(_ids())})
+    return json_response(200, {"deleted": wiring.graph().dead_letters.delete_many(_ids())})
 
 
 @router.post("/v2/dlq/retry/<dlq_id>")
 def retry_dlq(dlq_id: str) -> Response[Any]:
-    return json_response(200, {"messageId": runtime.dead_letters().retry(dlq_id)})
+    return json_response(200, {"messageId": wiring.graph().dead_letters.retry(dlq_id)})
 
 
 @router.post("/v2/dlq/retry")
 def retry_many_dlq() -> Response[Any]:
-    dead = runtime.dead_letters()
+    dead = wiring.graph().dead_letters
     return json_response(
         200, {"responses": [{"messageId": dead.retry(dlq_id)} for dlq_id in _ids()]}
     )

@@ -7,11 +7,11 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from functions import runtime
+from functions import wiring
 from functions.api.common import json_response, query_int, query_list, query_one
-from functions.errors import ValidationError
-from functions.eventlog import EventFilter
-from functions.messages import EventState
+from functions.domain.errors import ValidationError
+from functions.domain.messages import EventState
+from functions.services.eventlog import EventFilter
 
 router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]
 
@@ -33,7 +33,7 @@ def _page(key: str) -> Response[Any]:
         from_ms=query_int(event, "fromDate"),
         to_ms=query_int(event, "toDate"),
     )
-    rows, cursor = runtime.event_log().page(
+    rows, cursor = wiring.graph().event_log.page(
         cursor=query_one(event, "cursor"), count=query_int(event, "count"), selection=selection
     )
     body: dict[str, Any] = {key: rows}
@@ -44,7 +44,7 @@ def _page(key: str) -> Response[Any]:
 
 @router.get("/v2/stats")
 def stats() -> Response[Any]:
-    return json_response(200, runtime.stats().summary())
+    return json_response(200, wiring.graph().stats.summary())
 
 
 @router.get("/v2/events")

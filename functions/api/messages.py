@@ -7,11 +7,10 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from functions import keys, runtime
+from functions import wiring
 from functions.api.common import id_list, json_body, json_response, query_one, raw_body
-from functions.config import settings
-from functions.publish import destination_from_path
-from functions.service import CancelFilter
+from functions.domain.publish import destination_from_path
+from functions.services.messages import CancelFilter
 
 router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]
 PUBLISH_PREFIX = "/v2/publish/"
@@ -24,7 +23,7 @@ def publish() -> Response[Any]:
     destination = destination_from_path(
         raw_path[len(PUBLISH_PREFIX) :], event.raw_query_string or ""
     )
-    published = runtime.message_service().publish(
+    published = wiring.graph().message_service.publish(
         destination=destination, headers=dict(event.headers), body=raw_body(event)
     )
     if published.deduplicated:
@@ -34,12 +33,12 @@ def publish() -> Response[Any]:
 
 @router.get("/v2/messages/<message_id>")
 def get_message(message_id: str) -> Response[Any]:
-    return json_response(200, runtime.message_service().get(message_id))
+    return json_response(200, wiring.graph().message_service.get(message_id))
 
 
 @router.delete("/v2/messages/<message_id>")
 def cancel_message(message_id: str) -> Response[Any]:
-    cancelled = runtime.message_service().cancel(message_id)
+    cancelled = wiring.graph().message_service.cancel(message_id)
     return json_response(200, {"cancelled": int(cancelled)})
 
 
@@ -55,11 +54,11 @@ def cancel_messages() -> Response[Any]:
         label=source.get("label") or query_one(event, "label"),
         schedule_id=source.get("scheduleId") or query_one(event, "scheduleId"),
     )
-    cancelled = runtime.message_service().cancel_many(ids, selection)
+    cancelled = wiring.graph().message_service.cancel_many(ids, selection)
     return json_response(200, {"cancelled": cancelled})
 
 
 @router.get("/v2/keys")
 def signing_keys() -> Response[Any]:
-    current = keys.signing_keys(settings())
+    current = wiring.graph().adapters.keys.signing_keys()
     return json_response(200, {"current": current.current, "next": current.next})

@@ -7,9 +7,9 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from functions import runtime
+from functions import wiring
 from functions.api.common import json_response, raw_body
-from functions.publish import destination_from_path
+from functions.domain.publish import destination_from_path
 
 router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]
 PREFIX = "/v2/schedules/"
@@ -26,7 +26,7 @@ def create_schedule() -> Response[Any]:
         schedule_id, _, action = tail.rpartition("/")
         return _pause_or_resume(schedule_id, action)
     destination = destination_from_path(tail, event.raw_query_string or "")
-    schedule_id = runtime.schedule_service().upsert(
+    schedule_id = wiring.graph().schedule_service.upsert(
         schedule_id=event.headers.get("upstash-schedule-id"),
         destination=destination,
         headers=dict(event.headers),
@@ -36,7 +36,7 @@ def create_schedule() -> Response[Any]:
 
 
 def _pause_or_resume(schedule_id: str, action: str) -> Response[Any]:
-    service = runtime.schedule_service()
+    service = wiring.graph().schedule_service
     if action == "pause":
         service.pause(schedule_id)
     else:
@@ -46,17 +46,17 @@ def _pause_or_resume(schedule_id: str, action: str) -> Response[Any]:
 
 @router.get("/v2/schedules")
 def list_schedules() -> Response[Any]:
-    return json_response(200, runtime.schedule_service().all())
+    return json_response(200, wiring.graph().schedule_service.all())
 
 
 @router.get("/v2/schedules/<schedule_id>")
 def get_schedule(schedule_id: str) -> Response[Any]:
-    return json_response(200, runtime.schedule_service().get(schedule_id))
+    return json_response(200, wiring.graph().schedule_service.get(schedule_id))
 
 
 @router.delete("/v2/schedules/<schedule_id>")
 def delete_schedule(schedule_id: str) -> Response[Any]:
-    runtime.schedule_service().delete(schedule_id)
+    wiring.graph().schedule_service.delete(schedule_id)
     return json_response(200, {"deleted": 1})
 
 

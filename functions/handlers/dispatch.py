@@ -6,14 +6,14 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions import runtime
+from functions import wiring
+from functions.domain.timers import TimerPayload
 from functions.handlers.timer_batch import process
 from functions.observability import logger, metrics
-from functions.timers.payload import TimerPayload
 
 
 def _handle(payload: TimerPayload) -> str:
-    return runtime.handle_timer(payload).value
+    return wiring.graph().wake(payload)
 
 
 @metrics.log_metrics

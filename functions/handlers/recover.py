@@ -7,16 +7,16 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions import runtime
+from functions import wiring
 from functions.observability import logger, metrics
 
 
 @metrics.log_metrics
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    report = runtime.recovery().run()
+    report = wiring.graph().recovery.run()
     # Should stay at zero: anything recovered is work the normal path lost.
     metrics.add_metric(name="recovered", unit=MetricUnit.Count, value=report.recovered)
     if report.recovered:
-        logger.warning("recovered overdue messages", extra={"message_ids": report.message_ids})
+        logger.warning("recovered overdue work", extra={"target_ids": report.target_ids})
     return {"recovered": report.recovered}

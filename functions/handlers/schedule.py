@@ -9,15 +9,16 @@ from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions import keys
+from functions import wiring
 from functions.api import dlq, events, flows, messages, schedules
 from functions.api.common import json_response
-from functions.auth import authenticate, bearer_token
-from functions.config import settings
-from functions.errors import DuetimeError, MethodNotAllowedError, NotFoundError
+from functions.api.resolver import ConcurrentHttpResolver
+from functions.domain.auth import authenticate, bearer_token
+from functions.domain.errors import DuetimeError, MethodNotAllowedError, NotFoundError
+from functions.domain.killswitches import SwitchedOffError
 from functions.observability import logger
 
-app = APIGatewayHttpResolver()
+app = ConcurrentHttpResolver()
 for module in (messages, dlq, events, schedules, flows):
     app.include_router(module.router)
 
@@ -28,7 +29,7 @@ def _authorize(resolver: APIGatewayHttpResolver, next_middleware: NextMiddleware
         event.headers.get("authorization"),
         (event.query_string_parameters or {}).get("qstash_token"),
     )
-    authenticate(token, keys.token_hashes(settings()))
+    authenticate(token, wiring.graph().adapters.keys.token_hashes())
     return next_middleware(resolver)
 
 
@@ -37,7 +38,10 @@ app.use(middlewares=[_authorize])
 
 @app.exception_handler(DuetimeError)  # type: ignore[untyped-decorator]
 def _domain_error(error: DuetimeError) -> Response[Any]:
-    if error.status_code >= 500:
+    if isinstance(error, SwitchedOffError):
+        # An answer given by design (an operator turned the switch on), not a failure.
+        logger.info("refused by a kill switch", extra={"error": str(error)})
+    elif error.status_code >= 500:
         logger.exception("request failed")
     return json_response(error.status_code, {"error": str(error)})
 
@@ -62,6 +66,9 @@ def _no_route(_: Exception) -> Response[Any]:
         else NotFoundError(f"no route for {event.http_method} {event.path}")
     )
     return json_response(error.status_code, {"error": str(error)})
+
+
+app.prepare()
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

@@ -16,9 +16,9 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.errors import ValidationError
+from functions.domain.errors import ValidationError
+from functions.domain.timers import TimerPayload
 from functions.observability import logger, metrics
-from functions.timers.payload import TimerPayload
 
 
 def process(

@@ -3,23 +3,30 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import signal
 import sys
 import threading
+from typing import TYPE_CHECKING
 
 import httpx
 
+from functions.adapters.sqlite.db import DatabaseOpenError
+from functions.domain.signing import SigningKeys
+
+if TYPE_CHECKING:
+    from functions.local.devserver import DevServer
+    from functions.local.embedded import EmbeddedServer
 from functions.local.defaults import DEV_PORT, DEV_SIGNING_KEYS, DEV_TOKEN
-from functions.signing import SigningKeys
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="duetime")
     commands = parser.add_subparsers(dest="command", required=True)
     dev = commands.add_parser(
-        "dev", help="run duetime offline on 127.0.0.1 (moto stands in for AWS)"
+        "dev", help="run duetime offline on 127.0.0.1 (the embedded engine: SQLite + timers)"
     )
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--port", type=int, default=DEV_PORT)
@@ -29,9 +36,20 @@ def _parser() -> argparse.ArgumentParser:
     dev.add_argument(
         "--eventbridge-jitter",
         action="store_true",
-        help="fire EventBridge schedules 0-59 s late, as EventBridge may",
+        help="with --aws-emulation: fire EventBridge schedules 0-59 s late, as EventBridge may",
     )
-    dev.add_argument("--workers", type=int, default=8, help="concurrent dispatch invocations")
+    dev.add_argument(
+        "--db",
+        default=None,
+        metavar="PATH",
+        help="keep state in this SQLite file (default: memory)",
+    )
+    dev.add_argument(
+        "--aws-emulation",
+        action="store_true",
+        help="run the AWS adapters on moto instead of the embedded engine (slower)",
+    )
+    dev.add_argument("--workers", type=int, default=None, help="concurrent deliveries")
     # Shrink the SQS horizon to push near-term messages through the EventBridge path (benchmarks).
     dev.add_argument("--sqs-horizon-seconds", type=int, default=900, help=argparse.SUPPRESS)
     dev.add_argument("--eventbridge-lead-seconds", type=int, default=120, help=argparse.SUPPRESS)
@@ -63,28 +81,61 @@ def _kill_switch(args: argparse.Namespace) -> int:
 
 
 def _dev(args: argparse.Namespace) -> int:
-    # moto is imported only when the dev server is asked for; `duetime --help` stays quick.
-    from functions.local.devserver import DevServer  # noqa: PLC0415
-
-    server = DevServer(
-        host=args.host,
-        port=args.port,
-        token=args.token.strip(),
-        keys=SigningKeys.from_raw(args.current_signing_key, args.next_signing_key),
-        eventbridge_jitter=args.eventbridge_jitter,
-        workers=args.workers,
-        sqs_horizon_seconds=args.sqs_horizon_seconds,
-        eventbridge_lead_seconds=args.eventbridge_lead_seconds,
-    )
-    server.start()
-    print("duetime dev server is running (moto in-process; state is lost on exit)", flush=True)
+    keys = SigningKeys.from_raw(args.current_signing_key, args.next_signing_key)
+    server = _dev_server(args, keys)
+    try:
+        server.start()
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        print(
+            f"duetime dev: port {args.port} is already in use; pick another with "
+            f"`duetime dev --port N` (or `make dev PORT=N`)",
+            file=sys.stderr,
+        )
+        return 1
+    except DatabaseOpenError as exc:
+        print(f"duetime dev: {exc}", file=sys.stderr)
+        return 1
     print(server.banner(), flush=True)
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     signal.signal(signal.SIGINT, lambda *_: stopped.set())
     stopped.wait()
+    # Whatever is still in flight, the process is gone within 2 s: SQLite rolls back an
+    # unfinished transaction on the next open, and leases make unrecorded sends retry.
+    deadline = threading.Timer(1.5, os._exit, args=(0,))
+    deadline.daemon = True
+    deadline.start()
     server.stop()
     return 0
+
+
+def _dev_server(args: argparse.Namespace, keys: SigningKeys) -> EmbeddedServer | DevServer:
+    # The servers are imported only when asked for: `duetime --help` stays quick.
+    if args.aws_emulation:
+        from functions.local.devserver import DevServer  # noqa: PLC0415
+
+        return DevServer(
+            host=args.host,
+            port=args.port,
+            token=args.token.strip(),
+            keys=keys,
+            eventbridge_jitter=args.eventbridge_jitter,
+            workers=args.workers or 8,
+            sqs_horizon_seconds=args.sqs_horizon_seconds,
+            eventbridge_lead_seconds=args.eventbridge_lead_seconds,
+        )
+    from functions.local.embedded import EmbeddedServer  # noqa: PLC0415
+
+    return EmbeddedServer(
+        host=args.host,
+        port=args.port,
+        token=args.token.strip(),
+        keys=keys,
+        db_path=args.db,
+        workers=args.workers or 32,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

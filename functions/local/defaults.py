@@ -3,7 +3,7 @@ code written against `qstash dev` works against `duetime dev` unchanged. Never u
 
 from __future__ import annotations
 
-from functions.signing import SigningKeys
+from functions.domain.signing import SigningKeys
 
 DEV_TOKEN = "eyJVc2VySUQiOiJkZWZhdWx0VXNlciIsIlBhc3N3b3JkIjoiZGVmYXVsdFBhc3N3b3JkIn0="  # noqa: S105
 DEV_SIGNING_KEYS = SigningKeys(

@@ -1,4 +1,5 @@
-"""`duetime dev`: the four handlers on 127.0.0.1 with moto in-process standing in for AWS."""
+"""`duetime dev --aws-emulation`: the four handlers and the AWS adapters on 127.0.0.1, with moto
+in-process standing in for AWS (the embedded engine in embedded.py is the default)."""
 
 from __future__ import annotations
 
@@ -10,13 +11,16 @@ from http.server import ThreadingHTTPServer
 import boto3
 from moto import mock_aws
 
-from functions import runtime
+from functions import wiring
+from functions.adapters.aws import aws_adapters
+from functions.config import Settings
+from functions.domain.signing import SigningKeys
 from functions.local import moto_atomic, moto_speed
+from functions.local.banner import banner
 from functions.local.defaults import DEV_PORT, DEV_SIGNING_KEYS, DEV_TOKEN
 from functions.local.gateway import serve
 from functions.local.pump import Periodic, QueuePump, SchedulerClock, invoke_every
 from functions.local.resources import REGION, LocalResources, fake_credentials, provision
-from functions.signing import SigningKeys, webhook_secret
 
 
 @dataclass
@@ -50,7 +54,8 @@ class DevServer:
         os.environ.update(self.resources.environment(token=self.token))
         os.environ["DUETIME_SQS_HORIZON_SECONDS"] = str(self.sqs_horizon_seconds)
         os.environ["DUETIME_EVENTBRIDGE_LEAD_SECONDS"] = str(self.eventbridge_lead_seconds)
-        runtime.reset()
+        settings = Settings.from_env()
+        wiring.install(wiring.build(settings, aws_adapters(settings)))
         # Imported after the environment is set: handlers read it once, as on a cold start.
         from functions.handlers import dispatch, recover, schedule, step  # noqa: PLC0415
 
@@ -94,10 +99,9 @@ class DevServer:
     def _warm() -> None:
         """Pay the cold start once, before the first timer: on AWS the SQS delay's rounding-down
         leaves up to a second of slack for it; here the first delivery should not need it."""
-        runtime.dispatcher()
-        runtime.flow_runner()
-        runtime.signer()
-        runtime.message_service().store.find("warm-up")
+        graph = wiring.graph()
+        graph.signer()
+        graph.message_store.find("warm-up")
 
     def stop(self) -> None:
         if self._http:
@@ -106,15 +110,12 @@ class DevServer:
         for part in self._parts:
             part.stop()
         self._mock.stop()
+        wiring.install(None)
 
     def banner(self) -> str:
-        """Copy-and-paste configuration for an app and its receiver."""
-        return "\n".join(
-            [
-                f"QSTASH_URL={self.url}",
-                f"QSTASH_TOKEN={self.token}",
-                f"QSTASH_CURRENT_SIGNING_KEY={self.keys.current}",
-                f"QSTASH_NEXT_SIGNING_KEY={self.keys.next}",
-                f"DUETIME_WEBHOOK_SECRET={webhook_secret(self.keys.current)}",
-            ]
+        return banner(
+            engine="AWS emulation (the AWS adapters on moto; state is lost on exit)",
+            url=self.url,
+            token=self.token,
+            keys=self.keys,
         )

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from functions.clock import utc_now
+from functions.domain.clock import utc_now
 from functions.local.lambda_context import LocalContext
 from functions.observability import logger
 

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 
 import boto3
 
-from functions import timeouts
-from functions.keys import hash_token
-from functions.signing import SigningKeys
-from functions.store.schema import table_definition
+from functions.adapters.aws.schema import table_definition
+from functions.domain import timeouts
+from functions.domain.auth import hash_token
+from functions.domain.signing import SigningKeys
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient

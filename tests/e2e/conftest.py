@@ -43,7 +43,7 @@ def start_dev(*args: str) -> tuple[subprocess.Popen[str], DevProcess]:
     output: list[str] = []
     for line in process.stdout:
         output.append(line)
-        key, sep, value = line.strip().partition("=")
+        key, sep, value = line.strip().removeprefix("export ").partition("=")
         if sep and key.isupper():
             banner[key] = value
         if "DUETIME_WEBHOOK_SECRET" in banner:

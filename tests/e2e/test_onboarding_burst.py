@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from itertools import pairwise
 from typing import Any
 
@@ -13,6 +12,7 @@ import standardwebhooks
 
 from tests.e2e.conftest import DevProcess
 from tests.helpers.receiver import Receiver
+from tests.helpers.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -62,8 +62,10 @@ def test_onboarding_burst_keeps_its_gaps_and_is_signed(dev: DevProcess, receiver
         for request in requests:
             standardwebhooks.Webhook(dev.webhook_secret).verify(request.body, dict(request.headers))
         # And the flow's ledger and log show it, in time order
-        time.sleep(0.3)
-        flow = api.get("/v2/flows/session-42").json()
+        flow = eventually(
+            lambda: api.get("/v2/flows/session-42").json(),
+            lambda f: f["status"] != "RUNNING",
+        )
         assert flow["status"] == "COMPLETED"
         assert flow["stateToken"] == "onboarding:burst_sent"
         log = api.get("/v2/flows/session-42/log").json()["events"]

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 
-from functions import runtime
-from functions.dispatcher import Dispatcher, Outcome
-from functions.messages import TERMINAL
-from functions.timers.payload import TimerPayload
+from functions import wiring
+from functions.domain.messages import TERMINAL
+from functions.domain.timers import TimerPayload
+from functions.services.delivery import Dispatcher, Outcome
 from tests.helpers.clock import FakeClock
 
 
 def fake_dispatcher(clock: FakeClock) -> Dispatcher:
-    return dataclasses.replace(runtime.dispatcher(), clock=clock, sleep=clock.sleep)
+    return dataclasses.replace(wiring.graph().dispatcher, clock=clock, sleep=clock.sleep)
 
 
 def drive(message_id: str, clock: FakeClock, *, max_attempts: int = 30) -> list[Outcome]:
@@ -20,7 +20,7 @@ def drive(message_id: str, clock: FakeClock, *, max_attempts: int = 30) -> list[
     dispatcher = fake_dispatcher(clock)
     outcomes: list[Outcome] = []
     for _ in range(max_attempts):
-        message = runtime.message_store().get(message_id)
+        message = wiring.graph().message_store.get(message_id)
         if message.state in TERMINAL:
             break
         clock.now = max(clock.now, message.due_at)

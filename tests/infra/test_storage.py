@@ -6,7 +6,7 @@ from typing import Any
 
 from aws_cdk.assertions import Match
 
-from functions.store import schema
+from functions.adapters.aws import schema
 from tests.infra.synth import Deployment
 
 

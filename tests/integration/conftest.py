@@ -10,7 +10,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from functions import runtime
+from functions import wiring
+from functions.adapters.aws import aws_adapters
+from functions.config import Settings
 from functions.handlers import dispatch
 from functions.local import moto_atomic, moto_speed
 from functions.local.defaults import DEV_SIGNING_KEYS, DEV_TOKEN
@@ -28,6 +30,14 @@ class Aws:
     token: str
 
 
+def install_aws() -> wiring.Graph:
+    """Build the AWS graph from the environment (as a cold start would) and serve it."""
+    settings = Settings.from_env()
+    graph = wiring.build(settings, aws_adapters(settings))
+    wiring.install(graph)
+    return graph
+
+
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
     moto_atomic.install()
@@ -36,9 +46,9 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
         resources = provision(KEYS)
         for name, value in resources.environment(token=TOKEN).items():
             monkeypatch.setenv(name, value)
-        runtime.reset()
+        install_aws()
         yield Aws(resources=resources, token=TOKEN)
-    runtime.reset()
+    wiring.install(None)
     os.environ.pop("DUETIME_TABLE_NAME", None)
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from tests.helpers.api import call, invoke
 from tests.helpers.events import publish_event
-from tests.integration.conftest import KEYS, Aws
+from tests.integration.conftest import KEYS, Aws, install_aws
 
 
 def _queued_timers(aws: Aws) -> list[dict[str, object]]:
@@ -233,10 +233,8 @@ def test_binary_body_is_kept_byte_for_byte(aws: Aws) -> None:
 def test_allowed_hosts_refuse_other_destinations_at_publish(
     aws: Aws, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from functions import runtime
-
     monkeypatch.setenv("DUETIME_ALLOWED_HOSTS", "hooks.example.com, api.example.com")
-    runtime.reset()
+    install_aws()
     allowed = call("POST", "/v2/publish/https://hooks.example.com/x", token=aws.token)
     refused = call("POST", "/v2/publish/https://evil.example.net/x", token=aws.token)
     assert allowed.status == 201

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import boto3
 
-from functions import runtime
+from functions import wiring
 from functions.local.pump import SchedulerClock, parse_at_expression
 from tests.helpers.api import call
 from tests.helpers.clock import FakeClock
@@ -66,7 +66,7 @@ def test_schedule_fires_into_the_queue_at_its_time_and_deletes_itself(aws: Aws) 
     scheduler = boto3.client("scheduler", region_name="us-east-1")
     assert scheduler.list_schedules(GroupName=aws.resources.schedule_group)["Schedules"] == []
     # And it fired 2 to 14 minutes ahead of the message's due time
-    due = runtime.message_store().get(message_id).due_at
+    due = wiring.graph().message_store.get(message_id).due_at
     assert timedelta(minutes=2) <= due - fire_at < timedelta(minutes=14)
 
 

@@ -12,17 +12,17 @@ import pytest
 import standardwebhooks
 from qstash import Receiver as QStashReceiver
 
-from functions import runtime
-from functions.dispatcher import Outcome
+from functions import wiring
+from functions.domain.signing import webhook_secret
+from functions.domain.timers import TimerPayload
 from functions.handlers import dispatch
 from functions.local.lambda_context import LocalContext
-from functions.signing import webhook_secret
-from functions.timers.payload import TimerPayload
+from functions.services.delivery import Outcome
 from tests.helpers.api import call
 from tests.helpers.clock import FakeClock
 from tests.helpers.events import sqs_event
 from tests.helpers.receiver import Receiver, Reply
-from tests.integration.conftest import KEYS, Aws, delivery_pump, publish
+from tests.integration.conftest import KEYS, Aws, delivery_pump, install_aws, publish
 
 
 def _message(aws: Aws, message_id: str) -> dict[str, object]:
@@ -78,7 +78,7 @@ def test_fifty_concurrent_timers_for_one_message_deliver_exactly_once(
 ) -> None:
     # Given one due message, and the same timer fired 50 times at once
     message_id = publish(aws, receiver.url())
-    body = TimerPayload(message_id, runtime.message_store().get(message_id).due_at).to_json()
+    body = TimerPayload(message_id, wiring.graph().message_store.get(message_id).due_at).to_json()
     barrier = threading.Barrier(50)
     results: list[dict[str, object]] = []
 
@@ -111,10 +111,10 @@ def test_delivered_message_is_not_sent_again_by_a_duplicate_timer(
     aws: Aws, receiver: Receiver
 ) -> None:
     message_id = publish(aws, receiver.url())
-    due = runtime.message_store().get(message_id).due_at
+    due = wiring.graph().message_store.get(message_id).due_at
     delivery_pump(aws).poll_once()
     receiver.wait_for(1)
-    outcome = runtime.dispatcher().handle(TimerPayload(message_id, due))
+    outcome = wiring.graph().dispatcher.handle(TimerPayload(message_id, due))
     assert outcome is Outcome.SKIPPED
     assert len(receiver.requests) == 1
 
@@ -127,12 +127,12 @@ def test_failed_attempt_is_retried_with_backoff_then_delivered(aws: Aws) -> None
     with Receiver(fail_once) as flaky:
         message_id = publish(aws, flaky.url())
         clock = FakeClock()
-        dispatcher = dataclasses.replace(runtime.dispatcher(), clock=clock, sleep=clock.sleep)
-        due = runtime.message_store().get(message_id).due_at
+        dispatcher = dataclasses.replace(wiring.graph().dispatcher, clock=clock, sleep=clock.sleep)
+        due = wiring.graph().message_store.get(message_id).due_at
         clock.now = due
         # When the first attempt fails
         assert dispatcher.handle(TimerPayload(message_id, due)) is Outcome.RETRY
-        retry = runtime.message_store().get(message_id)
+        retry = wiring.graph().message_store.get(message_id)
         # Then it waits QStash's first default backoff (e^2.5 ≈ 12 s) in RETRY
         assert retry.state.value == "RETRY"
         assert retry.due_at - due == pytest.approx(timedelta(seconds=12.18), abs=timedelta(0.1))
@@ -153,7 +153,7 @@ def test_exhausted_message_is_failed_with_its_last_error(aws: Aws) -> None:
         message_id = publish(aws, down.url(), **{"Upstash-Retries": "0"})
         delivery_pump(aws).poll_once()
         down.wait_for(1)
-    stored = runtime.message_store().get(message_id)
+    stored = wiring.graph().message_store.get(message_id)
     assert stored.state.value == "FAILED"
     assert stored.events[-1].response_status == 503
     assert stored.events[-1].response_body == "down for maintenance"
@@ -165,11 +165,11 @@ def test_early_timer_is_rearmed_for_the_remainder_not_delivered(
 ) -> None:
     # Given a message due in 3 hours whose EventBridge timer fires two minutes early
     message_id = publish(aws, receiver.url(), **{"Upstash-Delay": "3h"})
-    due = runtime.message_store().get(message_id).due_at
+    due = wiring.graph().message_store.get(message_id).due_at
     clock = FakeClock(due - timedelta(seconds=110))
-    dispatcher = dataclasses.replace(runtime.dispatcher(), clock=clock)
-    # When it fires
-    assert dispatcher.handle(TimerPayload(message_id, due)) is Outcome.REARMED
+    graph = dataclasses.replace(wiring.graph(), clock=clock)
+    # When it fires (the AWS adapter re-arms an early wake before any service sees it)
+    assert graph.wake(TimerPayload(message_id, due)) == "rearmed"
     # Then nothing is sent, and an SQS timer covers the remaining 110 s
     sqs = boto3.client("sqs", region_name="us-east-1")
     attrs = sqs.get_queue_attributes(
@@ -177,14 +177,14 @@ def test_early_timer_is_rearmed_for_the_remainder_not_delivered(
     )["Attributes"]
     assert attrs["ApproximateNumberOfMessagesDelayed"] == "1"
     assert receiver.requests == []
-    assert runtime.message_store().get(message_id).state.value == "CREATED"
+    assert wiring.graph().message_store.get(message_id).state.value == "CREATED"
 
 
 def test_timer_up_to_a_second_early_waits_out_the_remainder(aws: Aws, receiver: Receiver) -> None:
     message_id = publish(aws, receiver.url(), **{"Upstash-Delay": "30s"})
-    due = runtime.message_store().get(message_id).due_at
+    due = wiring.graph().message_store.get(message_id).due_at
     clock = FakeClock(due - timedelta(milliseconds=700))
-    dispatcher = dataclasses.replace(runtime.dispatcher(), clock=clock, sleep=clock.sleep)
+    dispatcher = dataclasses.replace(wiring.graph().dispatcher, clock=clock, sleep=clock.sleep)
     assert dispatcher.handle(TimerPayload(message_id, due)) is Outcome.DELIVERED
     assert clock.slept == [pytest.approx(0.7)]
     assert len(receiver.wait_for(1)) == 1
@@ -193,14 +193,14 @@ def test_timer_up_to_a_second_early_waits_out_the_remainder(aws: Aws, receiver: 
 def test_expired_lease_is_reclaimed_and_the_message_completed(aws: Aws, receiver: Receiver) -> None:
     # Given an attempt that claimed the message and crashed before sending
     message_id = publish(aws, receiver.url())
-    store = runtime.message_store()
+    store = wiring.graph().message_store
     due = store.get(message_id).due_at
     store.claim(
         message_id, now=due, lease=timedelta(seconds=60), lease_token="dead", early=timedelta(0)
     )
     # When a timer fires while the lease is live, nothing is sent
     clock = FakeClock(due + timedelta(seconds=30))
-    dispatcher = dataclasses.replace(runtime.dispatcher(), clock=clock)
+    dispatcher = dataclasses.replace(wiring.graph().dispatcher, clock=clock)
     assert dispatcher.handle(TimerPayload(message_id, due)) is Outcome.SKIPPED
     # And once the lease expired, the next timer completes it (same message id)
     clock.advance(61)
@@ -213,12 +213,12 @@ def test_outside_dev_mode_a_loopback_destination_is_refused_at_delivery(
     aws: Aws, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DUETIME_DEV_MODE", "false")
-    runtime.reset()
+    install_aws()
     message_id = publish(aws, receiver.url())
     delivery_pump(aws).poll_once()
     receiver.wait_for(1, timeout=0.5)
     assert receiver.requests == []
-    stored = runtime.message_store().get(message_id)
+    stored = wiring.graph().message_store.get(message_id)
     assert stored.state.value == "FAILED"
     assert "loopback" in (stored.events[-1].error or "")
 
@@ -232,14 +232,14 @@ def test_event_log_records_each_step(aws: Aws, receiver: Receiver) -> None:
     message_id = publish(aws, receiver.url())
     delivery_pump(aws).poll_once()
     receiver.wait_for(1)
-    states = [e.state.value for e in runtime.message_store().get(message_id).events]
+    states = [e.state.value for e in wiring.graph().message_store.get(message_id).events]
     assert states == ["CREATED", "DELIVERED"]
     assert json.dumps(states)
 
 
 def test_early_wake_goes_to_sqs_even_with_a_zero_horizon(aws: Aws) -> None:
     # Given timers that send everything through EventBridge (SQS horizon 0 s)
-    from functions.timers.arming import TimerConfig, TimerKind, Timers
+    from functions.adapters.aws.timers import TimerConfig, TimerKind, Timers
 
     config = TimerConfig(
         queue_url=aws.resources.queue_url,
@@ -256,5 +256,5 @@ def test_early_wake_goes_to_sqs_even_with_a_zero_horizon(aws: Aws) -> None:
     clock = FakeClock()
     payload = TimerPayload("msg_hop", clock.now + timedelta(seconds=110))
     # Then a first arming uses EventBridge, and the last hop of an early wake uses SQS
-    assert timers.arm(payload, now=clock.now) is TimerKind.EVENTBRIDGE
-    assert timers.arm(payload, now=clock.now, last_hop=True) is TimerKind.SQS_DELAY
+    assert timers.route(payload, now=clock.now) is TimerKind.EVENTBRIDGE
+    assert timers.route(payload, now=clock.now, last_hop=True) is TimerKind.SQS_DELAY

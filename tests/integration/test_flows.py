@@ -11,11 +11,11 @@ from typing import Any
 import boto3
 import pytest
 
-from functions import runtime
-from functions.flow_runner import FlowRunner, StepResult
-from functions.flows import step_target
-from functions.store.flows import FlowStore
-from functions.timers.payload import STEP, TimerPayload
+from functions import wiring
+from functions.adapters.aws.flows import FlowStore
+from functions.domain.flows import step_target
+from functions.domain.timers import STEP, TimerPayload
+from functions.services.flows import FlowRunner, StepResult
 from tests.helpers.api import ApiResponse, call
 from tests.helpers.clock import FakeClock
 from tests.helpers.receiver import Receiver, Reply
@@ -57,7 +57,7 @@ def _flow(aws: Aws, flow_id: str) -> dict[str, Any]:
 
 
 def _runner(clock: FakeClock) -> FlowRunner:
-    runner = runtime.flow_runner()
+    runner = wiring.graph().flow_runner
     return dataclasses.replace(runner, clock=clock, sleep=clock.sleep)
 
 
@@ -66,7 +66,7 @@ def _fire_armed(aws: Aws, flow_id: str, clock: FakeClock) -> StepResult | None:
     flow = _flow(aws, flow_id)
     for index, step in enumerate(flow["steps"]):
         if step["status"] in {"ARMED", "RETRY"}:
-            due = runtime.flow_runner().store.get(flow_id).steps[index].due_at
+            due = wiring.graph().flow_runner.store.get(flow_id).steps[index].due_at
             assert due is not None
             clock.now = max(clock.now, due)
             payload = TimerPayload(step_target(flow_id, flow["run"], index), due, kind=STEP)
@@ -255,7 +255,7 @@ def test_crash_between_send_and_state_advance_recovers_without_a_second_send(
     assert _flow(aws, "onb-8")["steps"][1]["status"] == "PENDING"
     # The sweeper finds the step the flow never moved past, and the chain goes on.
     clock.advance(120)
-    recovery = dataclasses.replace(runtime.recovery(), clock=clock)
+    recovery = dataclasses.replace(wiring.graph().recovery, clock=clock)
     assert recovery.run().recovered == 1
     sqs = boto3.client("sqs", region_name="us-east-1")
     (message,) = sqs.receive_message(QueueUrl=aws.resources.step_queue_url, WaitTimeSeconds=1)[
@@ -269,7 +269,7 @@ def test_crash_between_send_and_state_advance_recovers_without_a_second_send(
 
 def test_delete_cancels_the_armed_step(aws: Aws, receiver: Receiver) -> None:
     _start(aws, "onb-9", _burst(receiver.url()))
-    flow = runtime.flow_runner().store.get("onb-9")
+    flow = wiring.graph().flow_runner.store.get("onb-9")
     due = flow.steps[0].due_at
     assert due is not None
     cancelled = call("DELETE", "/v2/flows/onb-9", token=aws.token)

@@ -9,15 +9,15 @@ from typing import Any
 import boto3
 import pytest
 
-from functions import dispatcher as dispatcher_module
-from functions import runtime
-from functions.clock import utc_now
+from functions import wiring
+from functions.adapters.aws.messages import MessageStore
+from functions.adapters.aws.models import MessageItem
+from functions.domain.clock import utc_now
+from functions.domain.messages import Message
+from functions.domain.timers import TimerPayload
 from functions.handlers import recover
 from functions.local.lambda_context import LocalContext
-from functions.messages import Message
-from functions.store.messages import MessageStore
-from functions.store.models import MessageItem
-from functions.timers.payload import TimerPayload
+from functions.services import delivery as dispatcher_module
 from tests.helpers.api import call
 from tests.helpers.clock import FakeClock
 from tests.helpers.receiver import Receiver
@@ -46,8 +46,8 @@ def _crashing_attempt(message_id: str, monkeypatch: pytest.MonkeyPatch, where: s
         monkeypatch.setattr(dispatcher_module, "send", crash)
     else:
         monkeypatch.setattr(MessageStore, "record", crash)
-    doomed = dataclasses.replace(runtime.dispatcher(), lease=timedelta(seconds=-120))
-    due = runtime.message_store().get(message_id).due_at
+    doomed = dataclasses.replace(wiring.graph().dispatcher, lease=timedelta(seconds=-120))
+    due = wiring.graph().message_store.get(message_id).due_at
     with pytest.raises(CrashError):
         doomed.handle(TimerPayload(message_id, due))
     monkeypatch.undo()
@@ -60,7 +60,7 @@ def _recover() -> dict[str, Any]:
 def _recover_later(seconds: float) -> int:
     """A sweep as it runs `seconds` from now (past the grace period for work due now)."""
     later = FakeClock(utc_now() + timedelta(seconds=seconds))
-    return dataclasses.replace(runtime.recovery(), clock=later).run().recovered
+    return dataclasses.replace(wiring.graph().recovery, clock=later).run().recovered
 
 
 def test_crash_between_claim_and_send_is_recovered_and_delivered_once(
@@ -71,7 +71,7 @@ def test_crash_between_claim_and_send_is_recovered_and_delivered_once(
     sqs = boto3.client("sqs", region_name="us-east-1")
     sqs.purge_queue(QueueUrl=aws.resources.queue_url)
     _crashing_attempt(message_id, monkeypatch, "before_send")
-    assert runtime.message_store().get(message_id).state.value == "ACTIVE"
+    assert wiring.graph().message_store.get(message_id).state.value == "ACTIVE"
     assert receiver.requests == []
     # When the sweeper runs a minute later (the lease has expired by then)
     assert _recover_later(61) == 1
@@ -79,7 +79,7 @@ def test_crash_between_claim_and_send_is_recovered_and_delivered_once(
     # Then the message is delivered exactly once, under its own id
     (request,) = receiver.wait_for(1)
     assert request.headers["Upstash-Message-Id"] == message_id
-    assert runtime.message_store().get(message_id).state.value == "DELIVERED"
+    assert wiring.graph().message_store.get(message_id).state.value == "DELIVERED"
     assert _recover() == {"recovered": 0}
 
 
@@ -99,7 +99,7 @@ def test_crash_after_send_before_record_redelivers_with_the_same_id(
     first, second = receiver.wait_for(2)
     assert first.headers["Upstash-Message-Id"] == second.headers["Upstash-Message-Id"] == message_id
     assert first.headers["webhook-id"] == second.headers["webhook-id"] == message_id
-    assert runtime.message_store().get(message_id).state.value == "DELIVERED"
+    assert wiring.graph().message_store.get(message_id).state.value == "DELIVERED"
     assert _recover() == {"recovered": 0}
 
 
@@ -115,7 +115,7 @@ def _stored_without_timer(message_id: str, url: str) -> Message:
         due_at=due,
         created_at=due,
     )
-    runtime.message_store().create(message)
+    wiring.graph().message_store.create(message)
     return message
 
 
@@ -127,14 +127,14 @@ def test_timer_lost_between_record_and_arming_is_recovered(aws: Aws, receiver: R
     assert _drain(aws) == 1
     (request,) = receiver.wait_for(1)
     assert request.headers["Upstash-Message-Id"] == message.message_id
-    assert runtime.message_store().get(message.message_id).state.value == "DELIVERED"
+    assert wiring.graph().message_store.get(message.message_id).state.value == "DELIVERED"
 
 
 def test_on_time_and_finished_messages_are_left_alone(aws: Aws, receiver: Receiver) -> None:
     delivered = publish(aws, receiver.url())
     _drain(aws)
     call("POST", f"/v2/publish/{receiver.url()}", token=aws.token, headers={"Upstash-Delay": "1h"})
-    assert runtime.message_store().get(delivered).state.value == "DELIVERED"
+    assert wiring.graph().message_store.get(delivered).state.value == "DELIVERED"
     assert _recover() == {"recovered": 0}
 
 
@@ -149,7 +149,7 @@ def test_concurrent_recoveries_still_deliver_once(aws: Aws, receiver: Receiver) 
 def test_recovery_reads_only_overdue_items(aws: Aws) -> None:
     # Given 200 messages due in an hour and 5 overdue ones
     now = utc_now()
-    store = runtime.message_store()
+    store = wiring.graph().message_store
     for n in range(205):
         overdue = n < 5
         store.create(
@@ -172,10 +172,13 @@ def test_recovery_reads_only_overdue_items(aws: Aws) -> None:
     botocore_client = MessageItem._get_connection().connection.client
     botocore_client.meta.events.register("after-call.dynamodb.Query", count)
     try:
-        found = store.overdue(before=now - timedelta(minutes=1), per_shard_limit=500)
+        found = wiring.graph().adapters.overdue.overdue(
+            before=now - timedelta(minutes=1), limit=500
+        )
     finally:
         botocore_client.meta.events.unregister("after-call.dynamodb.Query", count)
     # Then it found the 5 and examined only them, in one query per shard
-    assert sorted(pk for pk, _, _ in found) == [f"MSG#msg_scan{n:05d}" for n in range(5)]
+    assert sorted(t.target_id for t in found) == [f"msg_scan{n:05d}" for n in range(5)]
+    assert {t.kind for t in found} == {"message"}
     assert sum(scanned) == 5
     assert len(scanned) == 16

@@ -11,8 +11,8 @@ from itertools import pairwise
 import boto3
 import pytest
 
-from functions import runtime
-from functions.dispatcher import Outcome
+from functions import wiring
+from functions.services.delivery import Outcome
 from tests.helpers.api import call
 from tests.helpers.clock import FakeClock
 from tests.helpers.drive import drive
@@ -27,12 +27,12 @@ def _fails(times: int, reply: Reply) -> Receiver:
 def test_fails_twice_then_succeeds_spaced_by_the_retry_delay_expression(aws: Aws) -> None:
     with _fails(2, Reply(status=500)) as flaky:
         message_id = publish(aws, flaky.url(), **{"Upstash-Retry-Delay": "1000 * (1 + retried)"})
-        clock = FakeClock(runtime.message_store().get(message_id).due_at)
+        clock = FakeClock(wiring.graph().message_store.get(message_id).due_at)
         outcomes = drive(message_id, clock)
         requests = flaky.wait_for(3)
     assert outcomes == [Outcome.RETRY, Outcome.RETRY, Outcome.DELIVERED]
     assert [r.headers["Upstash-Retried"] for r in requests] == ["0", "1", "2"]
-    events = runtime.message_store().get(message_id).events
+    events = wiring.graph().message_store.get(message_id).events
     attempts = [e.at for e in events if e.state.value in {"ERROR", "DELIVERED"}]
     gaps = [(b - a).total_seconds() for a, b in pairwise(attempts)]
     assert gaps == [pytest.approx(1.0, abs=0.05), pytest.approx(2.0, abs=0.05)]
@@ -49,7 +49,7 @@ def test_failing_forever_lands_in_the_dlq_and_calls_the_failure_callback(aws: Aw
                 "Upstash-Failure-Callback-Forward-X-Team": "billing",
             },
         )
-        clock = FakeClock(runtime.message_store().get(message_id).due_at)
+        clock = FakeClock(wiring.graph().message_store.get(message_id).due_at)
         assert drive(message_id, clock) == [Outcome.RETRY, Outcome.RETRY, Outcome.FAILED]
         assert len(down.requests) == 3
         # The failure callback is a message of its own; deliver it.
@@ -76,7 +76,7 @@ def test_failing_forever_lands_in_the_dlq_and_calls_the_failure_callback(aws: Aw
 def test_success_callback_carries_the_response(aws: Aws) -> None:
     with Receiver(lambda _, __: Reply(status=200, body=b'{"sent": true}')) as app, Receiver() as cb:
         message_id = publish(aws, app.url(), **{"Upstash-Callback": cb.url("/cb")})
-        clock = FakeClock(runtime.message_store().get(message_id).due_at)
+        clock = FakeClock(wiring.graph().message_store.get(message_id).due_at)
         assert drive(message_id, clock) == [Outcome.DELIVERED]
         assert drive(f"{message_id}-cb0", clock) == [Outcome.DELIVERED]
         (callback,) = cb.wait_for(1)
@@ -90,11 +90,11 @@ def test_success_callback_carries_the_response(aws: Aws) -> None:
 def test_429_with_retry_after_sets_the_next_attempt(aws: Aws) -> None:
     with _fails(1, Reply(status=429, headers={"Retry-After": "7"})) as limited:
         message_id = publish(aws, limited.url())
-        clock = FakeClock(runtime.message_store().get(message_id).due_at)
+        clock = FakeClock(wiring.graph().message_store.get(message_id).due_at)
         dispatcher_outcomes = drive(message_id, clock)
         first, second = limited.wait_for(2)
     assert dispatcher_outcomes == [Outcome.RETRY, Outcome.DELIVERED]
-    events = runtime.message_store().get(message_id).events
+    events = wiring.graph().message_store.get(message_id).events
     error = next(e for e in events if e.state.value == "ERROR")
     assert error.response_status == 429
     assert error.next_delivery_at is not None
@@ -107,7 +107,7 @@ def test_489_non_retryable_fails_at_once(aws: Aws) -> None:
     reply = Reply(status=489, headers={"Upstash-NonRetryable-Error": "true"}, body=b"no")
     with Receiver(lambda _, __: reply) as refuses:
         message_id = publish(aws, refuses.url(), **{"Upstash-Retries": "5"})
-        clock = FakeClock(runtime.message_store().get(message_id).due_at)
+        clock = FakeClock(wiring.graph().message_store.get(message_id).due_at)
         assert drive(message_id, clock) == [Outcome.FAILED]
         assert len(refuses.requests) == 1
     assert call("GET", f"/v2/dlq/{message_id}", token=aws.token).json["responseStatus"] == 489
@@ -119,10 +119,10 @@ def test_hanging_receiver_times_out_and_is_retried(aws: Aws) -> None:
 
     with Receiver(hang_first) as slow:
         message_id = publish(aws, slow.url(), **{"Upstash-Timeout": "1s"})
-        clock = FakeClock(runtime.message_store().get(message_id).due_at)
+        clock = FakeClock(wiring.graph().message_store.get(message_id).due_at)
         assert drive(message_id, clock) == [Outcome.RETRY, Outcome.DELIVERED]
     error = next(
-        e for e in runtime.message_store().get(message_id).events if e.state.value == "ERROR"
+        e for e in wiring.graph().message_store.get(message_id).events if e.state.value == "ERROR"
     )
     assert error.error == "timed out after 1s"
     assert error.response_status is None
@@ -152,7 +152,7 @@ def test_content_based_dedup_accepts_the_python_sdk_true(aws: Aws, receiver: Rec
 
 
 def test_deduplication_window_expires(aws: Aws, receiver: Receiver) -> None:
-    service = runtime.message_service()
+    service = wiring.graph().message_service
     clock = FakeClock()
     service.clock = clock
     headers = {"Upstash-Deduplication-Id": "window"}
@@ -226,7 +226,7 @@ def _dead(aws: Aws, url: str, count: int) -> list[str]:
     ids = []
     for _ in range(count):
         message_id = publish(aws, url, **{"Upstash-Retries": "0"})
-        clock = FakeClock(runtime.message_store().get(message_id).due_at)
+        clock = FakeClock(wiring.graph().message_store.get(message_id).due_at)
         assert drive(message_id, clock) == [Outcome.FAILED]
         ids.append(message_id)
     return ids
@@ -277,7 +277,7 @@ def test_dlq_filters_and_cursor(aws: Aws) -> None:
 
 def test_event_log_under_both_names_with_filters_and_cursor(aws: Aws, receiver: Receiver) -> None:
     ids = [publish(aws, receiver.url()) for _ in range(7)]
-    clock = FakeClock(runtime.message_store().get(ids[0]).due_at + timedelta(seconds=1))
+    clock = FakeClock(wiring.graph().message_store.get(ids[0]).due_at + timedelta(seconds=1))
     drive(ids[0], clock)
     events = call("GET", "/v2/events", token=aws.token)
     logs = call("GET", "/v2/logs", token=aws.token)

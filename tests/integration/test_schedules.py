@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo
 import boto3
 import pytest
 
-from functions import runtime
-from functions.dispatcher import Outcome
-from functions.schedule_service import ScheduleService
-from functions.timers.payload import SCHEDULE, TimerPayload
+from functions import wiring
+from functions.domain.timers import SCHEDULE, TimerPayload
+from functions.services.delivery import Outcome
+from functions.services.schedules import ScheduleService
 from tests.helpers.api import call
 from tests.helpers.clock import FakeClock
 from tests.helpers.drive import fake_dispatcher
@@ -38,13 +38,13 @@ def _create(aws: Aws, url: str, cron: str, **headers: str) -> str:
 
 def _service(clock: FakeClock) -> ScheduleService:
     return dataclasses.replace(
-        runtime.schedule_service(), clock=clock, deliver=fake_dispatcher(clock).handle
+        wiring.graph().schedule_service, clock=clock, deliver=fake_dispatcher(clock).handle
     )
 
 
 def _fire_next(schedule_id: str, clock: FakeClock) -> Outcome:
     """Move the clock to the schedule's next fire and let its timer go off."""
-    schedule = runtime.schedule_service().store.get(schedule_id)
+    schedule = wiring.graph().schedule_service.store.get(schedule_id)
     assert schedule.next_fire is not None
     clock.now = schedule.next_fire
     return _service(clock).fire(TimerPayload(schedule_id, schedule.next_fire, kind=SCHEDULE))
@@ -140,7 +140,7 @@ def test_a_fire_delivers_signed_with_the_schedule_id_and_arms_the_next(
 
 def test_a_tick_fired_twice_delivers_once(aws: Aws, receiver: Receiver) -> None:
     schedule_id = _create(aws, receiver.url(), "* * * * *")
-    fire_at = runtime.schedule_service().store.get(schedule_id).next_fire
+    fire_at = wiring.graph().schedule_service.store.get(schedule_id).next_fire
     assert fire_at is not None
     clock = FakeClock(fire_at)
     payload = TimerPayload(schedule_id, fire_at, kind=SCHEDULE)
@@ -151,7 +151,7 @@ def test_a_tick_fired_twice_delivers_once(aws: Aws, receiver: Receiver) -> None:
 
 def test_pause_stops_fires_and_resume_continues_on_time(aws: Aws, receiver: Receiver) -> None:
     schedule_id = _create(aws, receiver.url(), "* * * * *")
-    armed = runtime.schedule_service().store.get(schedule_id).next_fire
+    armed = wiring.graph().schedule_service.store.get(schedule_id).next_fire
     assert armed is not None
     assert call("PATCH", f"/v2/schedules/{schedule_id}/pause", token=aws.token).status == 200
     assert call("GET", f"/v2/schedules/{schedule_id}", token=aws.token).json["isPaused"] is True
@@ -161,7 +161,7 @@ def test_pause_stops_fires_and_resume_continues_on_time(aws: Aws, receiver: Rece
     assert receiver.requests == []
     # Resume (by POST, which is accepted as well as PATCH): the next fire is the next minute.
     assert call("POST", f"/v2/schedules/{schedule_id}/resume", token=aws.token).status == 200
-    resumed = runtime.schedule_service().store.get(schedule_id)
+    resumed = wiring.graph().schedule_service.store.get(schedule_id)
     assert resumed.next_fire is not None
     assert resumed.next_fire > armed - timedelta(minutes=1)
     assert _fire_next(schedule_id, clock) is Outcome.DELIVERED
@@ -170,7 +170,7 @@ def test_pause_stops_fires_and_resume_continues_on_time(aws: Aws, receiver: Rece
 
 def test_deleted_schedule_never_fires_again(aws: Aws, receiver: Receiver) -> None:
     schedule_id = _create(aws, receiver.url(), "* * * * *")
-    armed = runtime.schedule_service().store.get(schedule_id).next_fire
+    armed = wiring.graph().schedule_service.store.get(schedule_id).next_fire
     assert armed is not None
     assert call("DELETE", f"/v2/schedules/{schedule_id}", token=aws.token).status == 200
     assert call("GET", f"/v2/schedules/{schedule_id}", token=aws.token).status == 404
@@ -182,13 +182,13 @@ def test_deleted_schedule_never_fires_again(aws: Aws, receiver: Receiver) -> Non
 def test_an_outage_yields_one_catch_up_fire_then_continues(aws: Aws, receiver: Receiver) -> None:
     # Given a minutely schedule whose timer was lost, and 10 minutes of outage
     schedule_id = _create(aws, receiver.url(), "* * * * *")
-    missed_from = runtime.schedule_service().store.get(schedule_id).next_fire
+    missed_from = wiring.graph().schedule_service.store.get(schedule_id).next_fire
     assert missed_from is not None
     sqs = boto3.client("sqs", region_name="us-east-1")
     sqs.purge_queue(QueueUrl=aws.resources.queue_url)
     clock = FakeClock(missed_from + timedelta(minutes=10, seconds=5))
     # When the sweeper runs, it re-arms the schedule's overdue fire, which fires once
-    recovery = dataclasses.replace(runtime.recovery(), clock=clock)
+    recovery = dataclasses.replace(wiring.graph().recovery, clock=clock)
     assert recovery.run().recovered == 1
     assert (
         _service(clock).fire(TimerPayload(schedule_id, missed_from, kind=SCHEDULE))

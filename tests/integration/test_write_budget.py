@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from functions import runtime
-from functions.store.models import MessageItem
+from functions import wiring
+from functions.adapters.aws.models import MessageItem
 from tests.helpers.api import call
 from tests.helpers.clock import FakeClock
 from tests.helpers.drive import drive
@@ -23,7 +23,7 @@ _WRITES = ("PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWr
 def writes(aws: Aws) -> Iterator[Counter[str]]:
     """Counts the write requests duetime's store makes (items, for transactions)."""
     counted: Counter[str] = Counter()
-    runtime.message_store()  # binds the models to the table (a new connection) first
+    assert wiring.graph().adapters.name == "aws"  # binds the models to the table first
     events = MessageItem._get_connection().connection.client.meta.events
 
     def count(model: Any, params: dict[str, Any], **_: Any) -> None:
@@ -40,9 +40,9 @@ def writes(aws: Aws) -> Iterator[Counter[str]]:
 def _deliver(aws: Aws, url: str, **headers: str) -> None:
     response = call("POST", f"/v2/publish/{url}", token=aws.token, headers=headers)
     message_id = response.json["messageId"]
-    clock = FakeClock(runtime.message_store().get(message_id).due_at)
+    clock = FakeClock(wiring.graph().message_store.get(message_id).due_at)
     drive(message_id, clock)
-    assert runtime.message_store().get(message_id).state.value == "DELIVERED"
+    assert wiring.graph().message_store.get(message_id).state.value == "DELIVERED"
 
 
 def test_happy_path_costs_three_writes(aws: Aws, receiver: Receiver, writes: Counter[str]) -> None:

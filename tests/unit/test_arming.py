@@ -9,14 +9,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from functions.errors import ValidationError
-from functions.messages import new_message_id
-from functions.timers.arming import (
+from functions.adapters.aws.timers import (
     SQS_MAX_DELAY_SECONDS,
     eventbridge_fire_time,
     schedule_name,
     sqs_delay_seconds,
 )
+from functions.domain.errors import ValidationError
+from functions.domain.messages import new_message_id
 
 NOW = datetime(2024, 6, 1, 12, 0, 0, tzinfo=UTC)
 # Offsets a due time may carry (whole minutes, as real zones do), including odd ones like +05:45.

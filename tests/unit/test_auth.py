@@ -6,9 +6,8 @@ from collections.abc import Iterable
 
 import pytest
 
-from functions.auth import authenticate, bearer_token
-from functions.errors import UnauthorizedError
-from functions.keys import hash_token
+from functions.domain.auth import authenticate, bearer_token, hash_token
+from functions.domain.errors import UnauthorizedError
 
 
 def accepted(token: str, hashes: Iterable[str]) -> bool:

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from functions.clock import from_unix_seconds, parse_iso, require_utc, to_ms, utc_now
-from functions.errors import ValidationError
+from functions.domain.clock import from_unix_seconds, parse_iso, require_utc, to_ms, utc_now
+from functions.domain.errors import ValidationError
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 PLUS_TWO = timezone(timedelta(hours=2))

@@ -11,8 +11,8 @@ from croniter import croniter
 from hypothesis import given
 from hypothesis import strategies as st
 
-from functions.cron import CronSpec
-from functions.errors import ValidationError
+from functions.domain.cron import CronSpec
+from functions.domain.errors import ValidationError
 
 NY = ZoneInfo("America/New_York")
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from functions.destinations import check_destination
-from functions.errors import DestinationRefusedError
+from functions.domain.errors import DestinationRefusedError
+from functions.services.sender import check_destination
 
 
 def refusal(url: str) -> str | None:

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from functions.durations import parse_duration
-from functions.errors import ValidationError
+from functions.domain.durations import parse_duration
+from functions.domain.errors import ValidationError
 
 TEN_YEARS = timedelta(days=365 * 10)
 

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from functions.keys import hash_token, keys_from_material
+from functions.adapters.aws.keys import keys_from_material
+from functions.domain.auth import hash_token
 
 MATERIAL_64 = string.ascii_letters + string.digits + "-_"  # exactly 64 characters
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from functions.messages import (
+from functions.domain.messages import (
     CANCELLABLE,
     CLAIMABLE,
     TERMINAL,

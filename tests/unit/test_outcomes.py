@@ -9,10 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from functions.messages import EventState, Message, MessageState
-from functions.outcomes import NON_RETRYABLE_STATUS, decide
-from functions.retry import default_backoff
-from functions.sender import AttemptResult
+from functions.domain.messages import EventState, Message, MessageState
+from functions.domain.outcomes import NON_RETRYABLE_STATUS, AttemptResult, decide
+from functions.domain.retry import default_backoff
 
 NOW = datetime(2024, 6, 1, 12, 0, 0, tzinfo=UTC)
 

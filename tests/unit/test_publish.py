@@ -8,10 +8,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from functions import timeouts
-from functions.errors import PayloadTooLargeError, ValidationError
-from functions.messages import Message, MessageState
-from functions.publish import MAX_RETRIES, PublishLimits, destination_from_path, parse_publish
+from functions.domain import timeouts
+from functions.domain.errors import PayloadTooLargeError, ValidationError
+from functions.domain.messages import Message, MessageState
+from functions.domain.publish import (
+    MAX_RETRIES,
+    PublishLimits,
+    destination_from_path,
+    parse_publish,
+)
 
 NOW = datetime(2024, 6, 1, 12, 0, 0, tzinfo=UTC)
 LIMITS = PublishLimits(max_body_bytes=1024, default_retries=3)

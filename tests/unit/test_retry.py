@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from functions.errors import ValidationError
-from functions.retry import (
+from functions.domain.errors import ValidationError
+from functions.domain.retry import (
     MAX_BACKOFF,
     default_backoff,
     retry_delay,

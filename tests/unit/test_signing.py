@@ -20,7 +20,13 @@ from qstash.receiver import verify_with_key
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from functions.signing import JWT_TTL_SECONDS, Signer, SigningKeys, body_digest, webhook_secret
+from functions.domain.signing import (
+    JWT_TTL_SECONDS,
+    Signer,
+    SigningKeys,
+    body_digest,
+    webhook_secret,
+)
 
 CURRENT = "sig_4Kq9cVbT2xLmN8pR3sWzY7uA1eD6fG0hJ5kQ"
 NEXT = "sig_7Hn2mXcV9bL4kJ8gF3dS6aP1oI5uY0tR2eWq"

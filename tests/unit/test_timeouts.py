@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functions import timeouts
+from functions.domain import timeouts
 
 
 def test_inequality_holds() -> None:

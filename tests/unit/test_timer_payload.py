@@ -9,8 +9,8 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from functions.errors import ValidationError
-from functions.timers.payload import TimerPayload
+from functions.domain.errors import ValidationError
+from functions.domain.timers import TimerPayload
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 IDS = st.text(min_size=1, max_size=60)

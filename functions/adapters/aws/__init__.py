@@ -1,0 +1,76 @@
+"""The AWS backend: DynamoDB (pynamodb), SQS delays and EventBridge Scheduler timers, Secrets
+Manager keys. Nothing outside this package touches the table, a queue or a schedule."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+import boto3
+
+from functions.adapters.aws.flows import FlowStore
+from functions.adapters.aws.keys import SecretsKeys
+from functions.adapters.aws.killswitches import KillSwitchStore
+from functions.adapters.aws.messages import MessageStore
+from functions.adapters.aws.models import MODELS
+from functions.adapters.aws.schedules import ScheduleStore
+from functions.adapters.aws.timers import TimerConfig, Timers
+from functions.domain.timers import STEP, TimerPayload
+from functions.ports import Adapters
+
+if TYPE_CHECKING:
+    from functions.config import Settings
+
+
+def bind(*, table_name: str, region: str) -> None:
+    """Point every model at the deployment's table (pynamodb keeps this on the class)."""
+    for model in MODELS:
+        if model.Meta.table_name != table_name or model.Meta.region != region:
+            model.Meta.table_name = table_name
+            model.Meta.region = region
+            model._connection = None
+
+
+def aws_adapters(settings: Settings) -> Adapters:
+    """The AWS backend: pynamodb stores on the deployment's table, SQS + EventBridge timers,
+    Secrets Manager keys."""
+    bind(table_name=settings.table_name, region=settings.region)
+    retention = timedelta(days=settings.dlq_retention_days)
+    messages = MessageStore(retention=retention, dlq_retention=retention)
+    timers = _timers(settings, settings.queue_url, settings.queue_arn)
+    step_timers = _timers(
+        settings,
+        settings.step_queue_url or settings.queue_url,
+        settings.step_queue_arn or settings.queue_arn,
+    )
+
+    def rearm_if_early(payload: TimerPayload, now: datetime) -> bool:
+        return (step_timers if payload.kind == STEP else timers).rearm_if_early(payload, now=now)
+
+    return Adapters(
+        name="aws",
+        messages=messages,
+        schedules=ScheduleStore(),
+        flows=FlowStore(),
+        kill_switches=KillSwitchStore(),
+        overdue=messages,
+        timers=timers,
+        step_timers=step_timers,
+        keys=SecretsKeys(settings),
+        rearm_if_early=rearm_if_early,
+    )
+
+
+def _timers(settings: Settings, queue_url: str, queue_arn: str) -> Timers:
+    return Timers(
+        sqs=boto3.client("sqs", region_name=settings.region),
+        scheduler=boto3.client("scheduler", region_name=settings.region),
+        config=TimerConfig(
+            queue_url=queue_url,
+            queue_arn=queue_arn,
+            schedule_group=settings.schedule_group,
+            scheduler_role_arn=settings.scheduler_role_arn,
+            sqs_horizon=timedelta(seconds=settings.sqs_horizon_seconds),
+            eventbridge_lead=timedelta(seconds=settings.eventbridge_lead_seconds),
+        ),
+    )

@@ -1,0 +1,115 @@
+"""The embedded engine's timer port: a heap of due times in process.
+
+One thread sleeps on a condition until the earliest due time (with no timeout when nothing is
+armed, so an idle server uses no CPU and polls nothing), then hands what fell due to a pool of
+workers, in due order. A target that raises is armed again after the lease, as SQS would make
+a failed message visible again.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+
+from functions.domain import timeouts
+from functions.domain.clock import Clock, to_ms, utc_now
+from functions.domain.timers import TimerPayload
+from functions.observability import logger
+
+Key = tuple[str, int]
+RETRY_AFTER_FAILURE = timedelta(seconds=timeouts.LEASE_SECONDS)
+
+
+def _key(target_id: str, due_at: datetime) -> Key:
+    return target_id, to_ms(due_at)
+
+
+class LocalTimers:
+    """Arming the same wake-up twice makes one timer, as EventBridge's deterministic names do."""
+
+    def __init__(self, *, workers: int, clock: Clock = utc_now, name: str = "timers") -> None:
+        self._clock = clock
+        self._heap: list[tuple[datetime, int, TimerPayload]] = []
+        self._armed: set[Key] = set()
+        self._order = itertools.count()
+        self._wakeup = threading.Condition()
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
+        self._target: Callable[[TimerPayload], object] | None = None
+        self._stopped = False
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    # --- the port ---------------------------------------------------------------------------
+    def arm(self, payload: TimerPayload, *, now: datetime) -> None:
+        with self._wakeup:
+            if _key(payload.target_id, payload.due_at) in self._armed:
+                return
+            self._push(payload, payload.due_at)
+
+    def disarm(self, target_id: str, due_at: datetime) -> None:
+        """Forget it lazily: the loop drops a popped timer that is no longer armed."""
+        with self._wakeup:
+            self._armed.discard(_key(target_id, due_at))
+
+    # --- running ----------------------------------------------------------------------------
+    def start(self, target: Callable[[TimerPayload], object]) -> None:
+        self._target = target
+        self._thread.start()
+
+    def stop(self) -> None:
+        with self._wakeup:
+            self._stopped = True
+            self._wakeup.notify()
+        if self._thread.is_alive():
+            self._thread.join(timeout=2)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def pending(self) -> int:
+        with self._wakeup:
+            return len(self._armed)
+
+    def _run(self) -> None:
+        while True:
+            with self._wakeup:
+                due = self._take_due()
+                while not due and not self._stopped:
+                    wait = (
+                        (self._heap[0][0] - self._clock()).total_seconds() if self._heap else None
+                    )
+                    self._wakeup.wait(timeout=wait)
+                    due = self._take_due()
+                if self._stopped:
+                    return
+            for payload in due:
+                self._pool.submit(self._fire, payload)
+
+    def _take_due(self) -> list[TimerPayload]:
+        now = self._clock()
+        due: list[TimerPayload] = []
+        while self._heap and self._heap[0][0] <= now:
+            _, _, payload = heapq.heappop(self._heap)
+            key = _key(payload.target_id, payload.due_at)
+            if key in self._armed:
+                self._armed.discard(key)
+                due.append(payload)
+        return due
+
+    def _fire(self, payload: TimerPayload) -> None:
+        assert self._target is not None  # noqa: S101 - start() sets it before the loop runs
+        try:
+            self._target(payload)
+        except Exception:
+            logger.exception("timer target failed; armed again after the lease")
+            # The payload stays as it was: its target compares the due time it carries.
+            with self._wakeup:
+                self._push(payload, self._clock() + RETRY_AFTER_FAILURE)
+
+    def _push(self, payload: TimerPayload, fire_at: datetime) -> None:
+        """Called holding the condition."""
+        self._armed.add(_key(payload.target_id, payload.due_at))
+        heapq.heappush(self._heap, (fire_at, next(self._order), payload))
+        if self._heap[0][2] is payload:
+            self._wakeup.notify()  # a new earliest: the loop's sleep is now too long

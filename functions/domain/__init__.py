@@ -1,0 +1,1 @@
+"""Rules of duetime: pure, no I/O."""

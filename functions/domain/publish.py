@@ -1,0 +1,237 @@
+"""Turn a QStash v2 publish request (path, query, headers, body) into a new `Message`.
+
+Pure: no I/O. The API handler passes the raw pieces of the HTTP request in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from urllib.parse import unquote, urlsplit
+
+from functions.domain import timeouts
+from functions.domain.clock import from_unix_seconds
+from functions.domain.destinations import check_allowed_host
+from functions.domain.durations import parse_duration
+from functions.domain.errors import DestinationRefusedError, PayloadTooLargeError, ValidationError
+from functions.domain.messages import Message, new_message_id
+from functions.domain.retry import validate_retry_delay
+
+_MAX_HORIZON = timedelta(days=365 * 10)
+METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"})
+MAX_RETRIES = 20
+_FORWARD = "upstash-forward-"
+# API Gateway or a proxy may merge the `//` after the scheme; put it back rather than refuse.
+_COLLAPSED_SCHEME = re.compile(r"^(https?):/(?!/)", re.IGNORECASE)
+_ENCODED_SCHEME = re.compile(r"^https?%3A", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class PublishLimits:
+    max_body_bytes: int
+    default_retries: int = 3
+    allowed_hosts: tuple[str, ...] = ()
+
+
+# Option headers of a callback; every other `Upstash-Callback-*` header is forwarded to it (the
+# SDKs send callback headers as `Upstash-Callback-<Name>`, curl users `-Forward-<Name>`).
+_CALLBACK_OPTIONS = {"retries", "retry-delay", "timeout", "method", "delay"}
+
+
+class Headers:
+    """Case-insensitive, read-only view of request headers."""
+
+    def __init__(self, raw: Mapping[str, str]) -> None:
+        self._items = {k.lower(): v for k, v in raw.items()}
+
+    def get(self, name: str) -> str | None:
+        return self._items.get(name.lower())
+
+    def with_prefix(self, prefix: str) -> dict[str, str]:
+        """Headers starting with `prefix` (lower-case), the prefix stripped."""
+        return {
+            k[len(prefix) :]: v
+            for k, v in self._items.items()
+            if k.startswith(prefix) and k != prefix
+        }
+
+
+def destination_from_path(raw_destination: str, raw_query: str) -> str:
+    """Rebuild the destination URL from the raw path tail and the raw query string.
+
+    The SDKs append the destination unencoded (`/v2/publish/https://host/p?x=1`), so its own query
+    arrives as the request's query. Slashes are kept exactly as they came.
+    """
+    destination = raw_destination
+    if _ENCODED_SCHEME.match(destination):
+        destination = unquote(destination)
+    destination = _COLLAPSED_SCHEME.sub(lambda m: f"{m.group(1)}://", destination)
+    query = "&".join(
+        part for part in raw_query.split("&") if part and not part.startswith("qstash_token=")
+    )
+    if query:
+        destination = f"{destination}{'&' if '?' in destination else '?'}{query}"
+    require_http_url(destination, "destination")
+    return destination
+
+
+def require_http_url(url: str, field: str) -> None:
+    parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018 - urlsplit checks the port only when asked
+    except ValueError as exc:
+        raise ValidationError(f"{field} has an invalid port: {url!r}") from exc
+    if parts.scheme.lower() not in {"http", "https"} or not parts.hostname:
+        raise ValidationError(f"{field} must be an absolute http(s) URL, got {url!r}")
+
+
+def parse_publish(
+    *,
+    destination: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    now: datetime,
+    limits: PublishLimits,
+) -> Message:
+    """Validate a publish request and build the message to store."""
+    h = Headers(headers)
+    if limits.allowed_hosts:
+        try:
+            check_allowed_host(destination, limits.allowed_hosts)
+        except DestinationRefusedError as exc:
+            raise ValidationError(str(exc)) from exc
+    if len(body) > limits.max_body_bytes:
+        raise PayloadTooLargeError(
+            f"body is {len(body)} bytes; the limit is {limits.max_body_bytes} bytes"
+        )
+    method = (h.get("Upstash-Method") or "POST").upper()
+    if method not in METHODS:
+        raise ValidationError(
+            f"Upstash-Method must be one of {', '.join(sorted(METHODS))}, got {method!r}"
+        )
+    forward = h.with_prefix(_FORWARD)
+    content_type = h.get("Content-Type")
+    if content_type:
+        forward["content-type"] = content_type
+    return Message(
+        message_id=new_message_id(),
+        url=destination,
+        method=method,
+        headers=forward,
+        body=body,
+        due_at=due_time(h, now),
+        created_at=now,
+        max_retries=_retries(h.get("Upstash-Retries"), limits.default_retries),
+        retry_delay=h.get("Upstash-Retry-Delay"),
+        timeout_seconds=_timeout(h.get("Upstash-Timeout")),
+        callback=_optional_url(h.get("Upstash-Callback"), "Upstash-Callback"),
+        failure_callback=_optional_url(
+            h.get("Upstash-Failure-Callback"), "Upstash-Failure-Callback"
+        ),
+        label=h.get("Upstash-Label"),
+        options=_options(h),
+    )
+
+
+def _options(h: Headers) -> dict[str, object]:
+    options: dict[str, object] = {}
+    for name, prefix in (
+        ("callback", "upstash-callback-"),
+        ("failureCallback", "upstash-failure-callback-"),
+    ):
+        settings = _callback_settings(h.with_prefix(prefix), prefix)
+        if settings:
+            options[name] = settings
+    return options
+
+
+def _callback_settings(raw: dict[str, str], prefix: str) -> dict[str, object]:
+    """Split `Upstash-Callback-*` headers into the callback's own options and its headers."""
+    field = prefix.rstrip("-").title()
+    settings: dict[str, object] = {}
+    forward: dict[str, str] = {}
+    for suffix, value in raw.items():
+        if suffix in _CALLBACK_OPTIONS:
+            settings[suffix] = value
+        else:
+            forward[suffix.removeprefix("forward-")] = value
+    if "retries" in settings:
+        settings["retries"] = _retries(str(settings["retries"]), 3, field=f"{field}-Retries")
+    if "timeout" in settings:
+        settings["timeout"] = _timeout(str(settings["timeout"]), field=f"{field}-Timeout")
+    if "delay" in settings:
+        parse_duration(str(settings["delay"]), field=f"{field}-Delay")
+    if "retry-delay" in settings:
+        validate_retry_delay(str(settings["retry-delay"]), field=f"{field}-Retry-Delay")
+    if "method" in settings and str(settings["method"]).upper() not in METHODS:
+        raise ValidationError(f"{field}-Method must be one of {', '.join(sorted(METHODS))}")
+    if forward:
+        settings["headers"] = forward
+    return settings
+
+
+def dedup_key(h: Headers, message: Message) -> str | None:
+    """The deduplication key: `Upstash-Deduplication-Id`, or a digest of the content when
+    `Upstash-Content-Based-Deduplication` is true (compared case-insensitively: the Python SDK
+    sends `True`)."""
+    explicit = h.get("Upstash-Deduplication-Id")
+    if explicit:
+        return "id:" + explicit.strip()
+    content_based = (h.get("Upstash-Content-Based-Deduplication") or "").strip().lower()
+    if content_based != "true":
+        return None
+    digest = hashlib.sha256()
+    for part in (message.method, message.url, json.dumps(message.headers, sort_keys=True)):
+        digest.update(part.encode() + b"\0")
+    digest.update(message.body)
+    return "content:" + digest.hexdigest()
+
+
+def due_time(h: Headers, now: datetime) -> datetime:
+    """`Upstash-Not-Before` (unix seconds) wins over `Upstash-Delay`; neither means now."""
+    not_before = h.get("Upstash-Not-Before")
+    delay = h.get("Upstash-Delay")
+    if not_before is not None:
+        try:
+            seconds = int(not_before.strip())
+        except ValueError as exc:
+            raise ValidationError(
+                f"Upstash-Not-Before must be unix seconds, got {not_before!r}"
+            ) from exc
+        if seconds < 0 or seconds > now.timestamp() + _MAX_HORIZON.total_seconds():
+            raise ValidationError(
+                f"Upstash-Not-Before must be unix seconds within 10 years, got {seconds}"
+            )
+        return max(now, from_unix_seconds(seconds))
+    if delay is not None:
+        return now + parse_duration(delay, field="Upstash-Delay")
+    return now
+
+
+def _retries(value: str | None, default: int, *, field: str = "Upstash-Retries") -> int:
+    if value is None:
+        return default
+    if not re.fullmatch(r"[0-9]{1,3}", value.strip()) or int(value) > MAX_RETRIES:
+        raise ValidationError(f"{field} must be an integer 0..{MAX_RETRIES}, got {value!r}")
+    return int(value)
+
+
+def _timeout(value: str | None, *, field: str = "Upstash-Timeout") -> int:
+    limit = timeouts.DELIVERY_TIMEOUT_MAX_SECONDS
+    if value is None:
+        return limit
+    seconds = parse_duration(value, field=field)
+    if seconds <= timedelta(0) or seconds > timedelta(seconds=limit):
+        raise ValidationError(f"{field} must be between 1s and {limit}s, got {value!r}")
+    return int(seconds.total_seconds())
+
+
+def _optional_url(value: str | None, field: str) -> str | None:
+    if value is None:
+        return None
+    require_http_url(value, field)
+    return value

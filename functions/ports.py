@@ -1,0 +1,358 @@
+"""The seams between services and backends: one Protocol per store, the timer port, and the
+storage-neutral records and errors that cross them.
+
+Two backends implement every port: `adapters/aws` (DynamoDB, SQS, EventBridge Scheduler) and
+`adapters/sqlite` (the embedded engine of `duetime dev`). tests/contract runs one suite against
+both. Nothing here knows a table, a queue or a row.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Protocol
+
+from functions.domain.errors import ConflictError, DuetimeError, ValidationError
+from functions.domain.flows import (
+    FlowDefinition,
+    FlowState,
+    FlowStatus,
+    StepDefinition,
+    StepStatus,
+)
+from functions.domain.messages import Event, Message, MessageState
+from functions.domain.schedules import Schedule
+from functions.domain.signing import SigningKeys
+from functions.domain.timers import STEP, TimerPayload
+
+# --- errors every adapter maps its own failures onto -------------------------------------------
+
+
+class ConditionFailedError(ConflictError):
+    """A conditional write found the item in another state (a lost race is a normal outcome)."""
+
+
+class ClaimRejectedError(ConflictError):
+    """The claim lost: the message is finished, not yet due, or leased by a live attempt."""
+
+    def __init__(self, message: Message | None) -> None:
+        state = message.state.value if message else "missing"
+        super().__init__(f"claim rejected: message is {state}")
+        self.message = message
+
+
+class DuplicateMessageError(ConflictError):
+    """A deduplication id seen inside its window; carries the first message's id."""
+
+    def __init__(self, first_message_id: str) -> None:
+        super().__init__(f"duplicate of {first_message_id}")
+        self.first_message_id = first_message_id
+
+
+class StorageUnavailableError(DuetimeError):
+    """503: the backend cannot take writes now (disk full, database locked); nothing was
+    written, and the same request may be repeated."""
+
+    status_code = 503
+
+
+# --- neutral records ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DedupClaim:
+    key: str
+    now: datetime
+    window: timedelta
+
+
+class Listing(StrEnum):
+    """The newest-first listings a message store keeps."""
+
+    LOG = "LOG"  # every message, for the event log
+    DLQ = "DLQ"  # failed messages still in the dead-letter queue
+
+
+@dataclass(frozen=True)
+class Page:
+    """Message ids newest first, and the opaque cursor of the next page (None at the end)."""
+
+    ids: list[str]
+    cursor: str | None
+
+
+def encode_cursor(position: str) -> str:
+    """Wrap an adapter's position so API clients cannot read or build one."""
+    return base64.urlsafe_b64encode(position.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> str:
+    """The adapter's position in a cursor; anything not made by `encode_cursor` is a 400."""
+    try:
+        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise ValidationError(f"cursor {cursor[:40]!r} is not one this API returned") from exc
+
+
+class IdempotencyStatus(StrEnum):
+    IN_FLIGHT = "IN_FLIGHT"
+    RETRY = "RETRY"
+    SENT = "SENT"
+
+
+@dataclass(frozen=True)
+class IdempotencyState:
+    status: IdempotencyStatus
+    lease_until: datetime | None
+
+
+@dataclass(frozen=True)
+class KillSwitch:
+    scope: str
+    reason: str | None
+    since: datetime
+
+
+# --- stores -------------------------------------------------------------------------------
+
+
+class MessageStore(Protocol):
+    """Messages, their dedup ids and listings. Every status change is one conditional write."""
+
+    def create(self, message: Message, *, dedup: DedupClaim | None = None) -> None:
+        """Write a new message with its CREATED event (ConditionFailedError if the id exists).
+        With a dedup claim, the message and the claim are written atomically; a live claim
+        raises DuplicateMessageError with the first message id."""
+        ...
+
+    def get(self, message_id: str) -> Message: ...
+
+    def find(self, message_id: str) -> Message | None: ...
+
+    def get_many(self, message_ids: list[str]) -> list[Message]:
+        """The messages that exist among `message_ids`, in the order asked."""
+        ...
+
+    def claim(
+        self,
+        message_id: str,
+        *,
+        now: datetime,
+        lease: timedelta,
+        lease_token: str,
+        early: timedelta,
+    ) -> Message:
+        """Lease a message for one attempt: it waits (CREATED/RETRY) and is due by now+early,
+        or is ACTIVE with an expired lease. Otherwise ClaimRejectedError with the record."""
+        ...
+
+    def record(
+        self,
+        message_id: str,
+        *,
+        lease_token: str,
+        state: MessageState,
+        event: Event,
+        retried: int,
+        next_due: datetime | None = None,
+    ) -> Message:
+        """Record an attempt's outcome; only the lease holder may (ConditionFailedError)."""
+        ...
+
+    def cancel(self, message_id: str, *, now: datetime) -> bool:
+        """Cancel a pending message: True if this call did, False if it already was;
+        ConflictError if it is finished; NotFoundError if unknown."""
+        ...
+
+    def pending_ids(self) -> list[str]:
+        """Ids of every message some timer must still act on."""
+        ...
+
+    def newest(self, listing: Listing, *, cursor: str | None, count: int) -> Page: ...
+
+    def in_dlq(self, message_id: str) -> Message:
+        """A failed message still in the DLQ (NotFoundError otherwise)."""
+        ...
+
+    def remove_from_dlq(self, message_id: str) -> bool: ...
+
+
+class ScheduleStore(Protocol):
+    def upsert(self, schedule: Schedule) -> Schedule | None:
+        """Create or replace (keeping the creation time); returns the previous schedule."""
+        ...
+
+    def find(self, schedule_id: str) -> Schedule | None: ...
+
+    def get(self, schedule_id: str) -> Schedule: ...
+
+    def all(self) -> list[Schedule]:
+        """Every schedule, newest first."""
+        ...
+
+    def delete(self, schedule_id: str) -> Schedule: ...
+
+    def set_paused(self, schedule_id: str, *, paused: bool, next_fire: datetime | None) -> None: ...
+
+    def fire(
+        self,
+        schedule: Schedule,
+        *,
+        fired_at: datetime,
+        message: Message | None,
+        next_fire: datetime,
+        missed: int,
+        now: datetime,
+    ) -> bool:
+        """Claim the fire at `fired_at`: create its message and advance the schedule, both or
+        neither. False when it lost (paused, deleted, or not waiting for this fire)."""
+        ...
+
+
+class FlowStore(Protocol):
+    """Flows (the state token), their steps (the ledger) and the steps' idempotency keys."""
+
+    def get(self, flow_id: str) -> FlowState: ...
+
+    def find(self, flow_id: str) -> FlowState | None: ...
+
+    def create(self, definition: FlowDefinition, *, now: datetime) -> None:
+        """The flow and its PENDING steps, atomically; ConflictError if the flow exists."""
+        ...
+
+    def restart(self, flow: FlowState, *, now: datetime) -> int:
+        """A new run of a halted or finished flow; returns the run number."""
+        ...
+
+    def set_state(self, flow_id: str, token: str, *, expect: str | None, now: datetime) -> None:
+        """Compare-and-set the state token (ConflictError naming the current one)."""
+        ...
+
+    def set_status(
+        self,
+        flow_id: str,
+        status: FlowStatus,
+        *,
+        reason: str | None,
+        run: int | None,
+        now: datetime,
+    ) -> bool: ...
+
+    def arm_step(
+        self, flow_id: str, index: int, *, run: int, due_at: datetime, now: datetime
+    ) -> bool:
+        """Mark a not-yet-sent step armed for this run; False if it already was."""
+        ...
+
+    def claim(
+        self,
+        flow: FlowState,
+        index: int,
+        *,
+        run: int,
+        now: datetime,
+        lease: timedelta,
+        lease_token: str,
+    ) -> bool:
+        """Atomically: the flow holds the step's expected token in this run, the idempotency
+        key is free (unused, to retry, or its lease expired), and the step goes in flight."""
+        ...
+
+    def idempotency(self, key: str) -> IdempotencyState | None: ...
+
+    def record_attempt(
+        self,
+        flow_id: str,
+        index: int,
+        *,
+        step: StepDefinition,
+        lease_token: str,
+        status: StepStatus,
+        now: datetime,
+        response_status: int | None,
+        error: str | None,
+        retry_at: datetime | None = None,
+    ) -> bool:
+        """Record an attempt on the step and its key together; only the lease holder may."""
+        ...
+
+    def mark_step(
+        self, flow_id: str, index: int, *, status: StepStatus, reason: str, now: datetime
+    ) -> None: ...
+
+    def advance(self, flow: FlowState, index: int, *, run: int, now: datetime) -> bool:
+        """Move the flow past a sent step once, applying its token change if the flow still
+        holds the token the step expected. False if already done."""
+        ...
+
+
+class KillSwitchStore(Protocol):
+    def all(self) -> list[KillSwitch]: ...
+
+    def turn_on(self, scope: str, *, reason: str | None, now: datetime) -> None: ...
+
+    def turn_off(self, scope: str) -> bool: ...
+
+
+class OverdueScan(Protocol):
+    """What some timer should have woken by now: messages, schedule fires and flow steps."""
+
+    def overdue(self, *, before: datetime, limit: int) -> list[TimerPayload]:
+        """The timers of live work whose wake time is before `before` (at most about
+        `limit`), each carrying the exact due time its target waits for."""
+        ...
+
+
+# --- timers and keys ------------------------------------------------------------------------
+
+
+class TimerPort(Protocol):
+    """Wake a target at its due time, to the second. The record is always written first.
+
+    A timer may fire more than once or after its target moved on: the targets' conditional
+    claims make that harmless. Adapters hide their own precision (EventBridge's minute)."""
+
+    def arm(self, payload: TimerPayload, *, now: datetime) -> None: ...
+
+    def disarm(self, target_id: str, due_at: datetime) -> None:
+        """Forget a wake-up if the backend can (a stale one that still fires is harmless)."""
+        ...
+
+
+class KeySource(Protocol):
+    """Signing keys and accepted API tokens (as sha256 digests)."""
+
+    def signing_keys(self) -> SigningKeys: ...
+
+    def token_hashes(self) -> tuple[str, ...]: ...
+
+
+# --- a backend ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Adapters:
+    """What a backend supplies: every port, and its own answer to an early wake-up."""
+
+    name: str
+    messages: MessageStore
+    schedules: ScheduleStore
+    flows: FlowStore
+    kill_switches: KillSwitchStore
+    overdue: OverdueScan
+    timers: TimerPort  # messages and schedule fires
+    step_timers: TimerPort  # flow steps
+    keys: KeySource
+    # A backend whose timers can wake early (EventBridge's minute) re-arms them here and
+    # answers True; the services never see such a wake-up.
+    rearm_if_early: Callable[[TimerPayload, datetime], bool] = field(
+        default=lambda _payload, _now: False
+    )
+
+    def arm(self, payload: TimerPayload, now: datetime) -> None:
+        """Arm a timer on the timers its kind is consumed from."""
+        (self.step_timers if payload.kind == STEP else self.timers).arm(payload, now=now)

@@ -1,0 +1,1 @@
+"""One service per concept: domain rules over the ports, nothing else."""

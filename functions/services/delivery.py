@@ -1,0 +1,137 @@
+"""Deliver a message when its timer fires: claim with a lease, send signed, record, re-arm."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from enum import StrEnum
+
+import httpx
+
+from functions.domain import timeouts
+from functions.domain.callbacks import callback_message, callbacks_due
+from functions.domain.clock import Clock
+from functions.domain.errors import DestinationRefusedError
+from functions.domain.messages import Message, MessageState
+from functions.domain.outcomes import AttemptResult, decide
+from functions.domain.signing import Signer
+from functions.domain.timers import EARLY_TOLERANCE, TimerPayload
+from functions.observability import logger
+from functions.ports import ClaimRejectedError, MessageStore, TimerPort
+from functions.services.sender import check_destination, send
+
+
+class Outcome(StrEnum):
+    DELIVERED = "delivered"
+    RETRY = "retry"
+    FAILED = "failed"
+    REARMED = "rearmed"
+    SKIPPED = "skipped"
+
+
+@dataclass
+class Dispatcher:
+    store: MessageStore
+    timers: TimerPort
+    signer: Callable[[], Signer]
+    http: httpx.Client
+    clock: Clock
+    allow_private: bool
+    allowed_hosts: tuple[str, ...] = ()
+    enqueue: Callable[[Message], None] | None = None
+    sleep: Callable[[float], None] = field(default=time.sleep)
+    lease: timedelta = timedelta(seconds=timeouts.LEASE_SECONDS)
+
+    def handle(self, payload: TimerPayload) -> Outcome:
+        """Act on one fired timer. Safe to call any number of times for the same payload."""
+        now = self.clock()
+        lease_token = secrets.token_hex(8)
+        try:
+            message = self.store.claim(
+                payload.target_id,
+                now=now,
+                lease=self.lease,
+                lease_token=lease_token,
+                early=EARLY_TOLERANCE,
+            )
+        except ClaimRejectedError as rejected:
+            state = rejected.message.state.value if rejected.message else "missing"
+            logger.info("timer skipped", extra={"message_id": payload.target_id, "state": state})
+            return Outcome.SKIPPED
+        wait = (message.due_at - self.clock()).total_seconds()
+        if wait > 0:
+            self.sleep(wait)
+        return self._attempt(message, lease_token)
+
+    def _attempt(self, message: Message, lease_token: str) -> Outcome:
+        started = self.clock()
+        refused = False
+        try:
+            check_destination(
+                message.url, allow_private=self.allow_private, allowed_hosts=self.allowed_hosts
+            )
+            result = send(
+                self.http,
+                method=message.method,
+                url=message.url,
+                headers=self._headers(message),
+                body=message.body,
+                timeout_seconds=message.timeout_seconds,
+            )
+        except DestinationRefusedError as exc:
+            refused = True
+            result = AttemptResult(None, {}, "", str(exc))
+        finished = self.clock()
+        decision = decide(message, result, now=finished, refused=refused)
+        self.store.record(
+            message.message_id,
+            lease_token=lease_token,
+            state=decision.state,
+            event=decision.event,
+            retried=decision.retried,
+            next_due=decision.next_due,
+        )
+        logger.info(
+            "attempt recorded",
+            extra={
+                "message_id": message.message_id,
+                "state": decision.state.value,
+                "status": result.status,
+                "lateness_ms": int((started - message.due_at).total_seconds() * 1000),
+            },
+        )
+        if decision.next_due is not None:
+            self.timers.arm(TimerPayload(message.message_id, decision.next_due), now=finished)
+        self._callbacks(message, result, failed=decision.state is MessageState.FAILED)
+        return {
+            MessageState.DELIVERED: Outcome.DELIVERED,
+            MessageState.RETRY: Outcome.RETRY,
+        }.get(decision.state, Outcome.FAILED)
+
+    def _callbacks(self, message: Message, result: AttemptResult, *, failed: bool) -> None:
+        if self.enqueue is None:
+            return
+        for request in callbacks_due(message, failed=failed):
+            self.enqueue(
+                callback_message(
+                    message,
+                    result,
+                    request,
+                    now=self.clock(),
+                    dlq_id=message.message_id if failed else None,
+                    default_retries=message.max_retries,
+                    default_timeout=message.timeout_seconds,
+                )
+            )
+
+    def _headers(self, message: Message) -> dict[str, str]:
+        signed = self.signer().headers(
+            message_id=message.message_id, url=message.url, body=message.body, now=self.clock()
+        )
+        extra = {"Upstash-Message-Id": message.message_id, "Upstash-Retried": str(message.retried)}
+        if message.schedule_id:
+            extra["Upstash-Schedule-Id"] = message.schedule_id
+        return {**message.headers, **signed, **extra}

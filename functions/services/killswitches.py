@@ -1,0 +1,57 @@
+"""Kill switches: stop all new arming (`all`) or that of flows whose id starts with a prefix
+(`flows:<prefix>`), at run time, without a deploy. What is already armed still runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from functions.domain.clock import Clock, to_ms
+from functions.domain.killswitches import SwitchedOffError, blocking, validate_scope
+from functions.ports import KillSwitch, KillSwitchStore
+
+
+@dataclass
+class KillSwitches:
+    """The switches that are on, read at most every `cache_seconds` per execution environment
+    (a read per publish would cost as much as the publish); a switch set through this instance
+    takes effect here at once."""
+
+    store: KillSwitchStore
+    clock: Clock
+    cache_seconds: float = 5.0
+    _cached: dict[str, KillSwitch] | None = None
+    _read_at: datetime | None = None
+
+    def current(self) -> dict[str, KillSwitch]:
+        now = self.clock()
+        stale = self._read_at is None or (now - self._read_at).total_seconds() > self.cache_seconds
+        if self._cached is None or stale:
+            self._cached = {s.scope: s for s in self.store.all()}
+            self._read_at = now
+        return self._cached
+
+    def check(self, *, flow_id: str | None = None, what: str) -> None:
+        """Raise SwitchedOffError naming the switch that forbids arming `what`."""
+        scope = blocking(frozenset(self.current()), flow_id=flow_id)
+        if scope is not None:
+            raise SwitchedOffError(f"kill switch {scope!r} is on: no new {what} is armed")
+
+    def blocks(self, *, flow_id: str | None = None) -> str | None:
+        return blocking(frozenset(self.current()), flow_id=flow_id)
+
+    def turn_on(self, scope: str, *, reason: str | None) -> None:
+        self.store.turn_on(validate_scope(scope), reason=reason, now=self.clock())
+        self._cached = None
+
+    def turn_off(self, scope: str) -> bool:
+        turned = self.store.turn_off(validate_scope(scope))
+        self._cached = None
+        return turned
+
+    def view(self) -> list[dict[str, Any]]:
+        return [
+            {"scope": s.scope, "reason": s.reason, "since": to_ms(s.since)}
+            for _, s in sorted(self.current().items())
+        ]

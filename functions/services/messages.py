@@ -1,0 +1,121 @@
+"""What the messages API does, without HTTP: publish, read, cancel. Handlers call these."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from functions.domain.clock import Clock
+from functions.domain.errors import ConflictError, ValidationError
+from functions.domain.messages import CANCELLABLE, Message
+from functions.domain.publish import Headers, PublishLimits, dedup_key, parse_publish
+from functions.domain.retry import validate_retry_delay
+from functions.domain.timers import TimerPayload
+from functions.domain.views import message_view
+from functions.ports import (
+    ConditionFailedError,
+    DedupClaim,
+    DuplicateMessageError,
+    MessageStore,
+    TimerPort,
+)
+from functions.services.killswitches import KillSwitches
+
+DEDUP_WINDOW = timedelta(minutes=10)
+MAX_BULK = 1000
+
+
+@dataclass(frozen=True)
+class Published:
+    message_id: str
+    deduplicated: bool = False
+
+
+@dataclass(frozen=True)
+class CancelFilter:
+    """Which pending messages a bulk cancel selects (all of them when every field is None)."""
+
+    url: str | None = None
+    label: str | None = None
+    schedule_id: str | None = None
+
+    def matches(self, message: Message) -> bool:
+        return (
+            (self.url is None or message.url == self.url)
+            and (self.label is None or message.label == self.label)
+            and (self.schedule_id is None or message.schedule_id == self.schedule_id)
+        )
+
+
+@dataclass
+class MessageService:
+    store: MessageStore
+    timers: TimerPort
+    clock: Clock
+    limits: PublishLimits
+    switches: KillSwitches | None = None
+    dedup_window: timedelta = DEDUP_WINDOW
+
+    def publish(self, *, destination: str, headers: Mapping[str, str], body: bytes) -> Published:
+        """Validate, write the record (with its dedup id), then arm its timer: in that order."""
+        if self.switches is not None:
+            self.switches.check(what="message")
+        now = self.clock()
+        message = parse_publish(
+            destination=destination, headers=headers, body=body, now=now, limits=self.limits
+        )
+        if message.retry_delay is not None:
+            validate_retry_delay(message.retry_delay)
+        key = dedup_key(Headers(headers), message)
+        claim = DedupClaim(key=key, now=now, window=self.dedup_window) if key else None
+        try:
+            self.store.create(message, dedup=claim)
+        except DuplicateMessageError as duplicate:
+            return Published(duplicate.first_message_id, deduplicated=True)
+        self.timers.arm(TimerPayload(message.message_id, message.due_at), now=now)
+        return Published(message.message_id)
+
+    def enqueue(self, message: Message) -> None:
+        """Store and arm an internally built message (a callback); repeating it is harmless."""
+        try:
+            self.store.create(message)
+        except ConditionFailedError:
+            return  # already enqueued by an earlier run of the same attempt
+        self.timers.arm(TimerPayload(message.message_id, message.due_at), now=self.clock())
+
+    def get(self, message_id: str) -> dict[str, Any]:
+        return message_view(self.store.get(message_id))
+
+    def cancel(self, message_id: str) -> bool:
+        """Cancel; an armed EventBridge schedule is deleted, a queued SQS timer will find it
+        cancelled and send nothing."""
+        message = self.store.get(message_id)
+        cancelled = self.store.cancel(message_id, now=self.clock())
+        if cancelled:
+            self.timers.disarm(message_id, message.due_at)
+        return cancelled
+
+    def cancel_many(self, message_ids: list[str] | None, selection: CancelFilter) -> int:
+        """Cancel the given ids, or every pending message the filter selects. Returns how many
+        this call cancelled; finished or unknown ids are skipped, not errors."""
+        if message_ids is not None:
+            if len(message_ids) > MAX_BULK:
+                raise ValidationError(
+                    f"messageIds holds {len(message_ids)} ids; at most {MAX_BULK}"
+                )
+            candidates = self.store.get_many(message_ids)
+        else:
+            candidates = self.store.get_many(self.store.pending_ids())
+        cancelled = 0
+        for message in candidates:
+            if message.state not in CANCELLABLE or not selection.matches(message):
+                continue
+            try:
+                if self.store.cancel(message.message_id, now=self.clock()):
+                    self.timers.disarm(message.message_id, message.due_at)
+                    cancelled += 1
+            except ConflictError:
+                continue  # finished while we looked
+        return cancelled

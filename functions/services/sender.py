@@ -1,0 +1,72 @@
+"""One HTTP attempt with httpx, reduced to what the log keeps."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from urllib.parse import urlsplit
+
+import httpx
+
+from functions.domain.destinations import check_allowed_host, refusal
+from functions.domain.errors import DestinationRefusedError
+from functions.domain.outcomes import AttemptResult
+
+# Responses are kept for the event log and DLQ; DynamoDB items are capped at 400 KB.
+RESPONSE_BODY_LIMIT = 4096
+USER_AGENT = "duetime/0.1 (+QStash-compatible)"
+
+
+def send(
+    client: httpx.Client,
+    *,
+    method: str,
+    url: str,
+    headers: dict[str, str],
+    body: bytes,
+    timeout_seconds: float,
+) -> AttemptResult:
+    """Send once; a timeout or connection error is a result, not an exception."""
+    try:
+        response = client.request(
+            method,
+            url,
+            headers={"User-Agent": USER_AGENT, **headers},
+            content=body if method not in {"GET", "HEAD"} or body else None,
+            timeout=timeout_seconds,
+            follow_redirects=False,
+        )
+    except httpx.TimeoutException:
+        return AttemptResult(None, {}, "", f"timed out after {timeout_seconds:g}s")
+    except httpx.HTTPError as exc:
+        return AttemptResult(None, {}, "", f"{type(exc).__name__}: {exc}")
+    text = response.content[:RESPONSE_BODY_LIMIT].decode("utf-8", errors="replace")
+    error = None if response.is_success else f"HTTP {response.status_code}"
+    return AttemptResult(response.status_code, dict(response.headers), text, error)
+
+
+def check_destination(
+    url: str, *, allow_private: bool, allowed_hosts: tuple[str, ...] = ()
+) -> None:
+    """Refuse `url` if its host is not allowed or resolves to an internal address (outside
+    dev mode)."""
+    check_allowed_host(url, allowed_hosts)
+    if allow_private:
+        return
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        port = parts.port or 443
+    except ValueError as exc:
+        raise DestinationRefusedError(f"destination {url!r} has an invalid port") from exc
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise DestinationRefusedError(f"destination host {host!r} does not resolve") from exc
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0])
+        reason = refusal(address)
+        if reason:
+            raise DestinationRefusedError(
+                f"destination {host!r} resolves to {address}, {reason}; refused outside dev mode"
+            )
