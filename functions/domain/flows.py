@@ -21,6 +21,7 @@ from typing import Any
 from functions.domain.durations import parse_duration
 from functions.domain.errors import ValidationError
 from functions.domain.publish import MAX_RETRIES, METHODS, Headers, require_http_url
+from functions.domain.retry import validate_retry_delay
 
 _ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 MAX_STEPS = 50
@@ -65,6 +66,8 @@ class StepDefinition:
     set_state_token: str | None
     retries: int
     idempotency_key: str
+    # Upstash-Retry-Delay's expression (ms over `retried`); None is QStash's backoff.
+    retry_delay: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -78,6 +81,7 @@ class StepDefinition:
             "setStateToken": self.set_state_token,
             "retries": self.retries,
             "idempotencyKey": self.idempotency_key,
+            "retryDelay": self.retry_delay,
         }
 
     @classmethod
@@ -93,6 +97,7 @@ class StepDefinition:
             set_state_token=data.get("setStateToken"),
             retries=int(data["retries"]),
             idempotency_key=data["idempotencyKey"],
+            retry_delay=data.get("retryDelay"),
         )
 
 
@@ -199,7 +204,15 @@ def _parse_step(
         retries=retries,
         idempotency_key=_text(raw, "idempotencyKey", where, required=False)
         or f"{flow_id}:{step_id}",
+        retry_delay=_retry_delay(raw, where),
     )
+
+
+def _retry_delay(raw: dict[str, Any], where: str) -> str | None:
+    expression = _text(raw, "retryDelay", where, required=False)
+    if expression is None:
+        return None
+    return validate_retry_delay(expression, field=f"{where}.retryDelay")
 
 
 @dataclass(frozen=True)

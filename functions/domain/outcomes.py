@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
+from enum import StrEnum
 
 from functions.domain.messages import Event, EventState, Message, MessageState
 from functions.domain.retry import retry_delay, server_requested_delay
@@ -21,6 +22,44 @@ class AttemptResult:
     @property
     def ok(self) -> bool:
         return self.status is not None and 200 <= self.status < 300
+
+
+class Verdict(StrEnum):
+    DELIVERED = "delivered"
+    RETRY = "retry"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Judgement:
+    verdict: Verdict
+    next_due: datetime | None = None
+
+
+def judge(
+    result: AttemptResult,
+    *,
+    retried: int,
+    max_retries: int,
+    retry_delay_expression: str | None,
+    now: datetime,
+    refused: bool = False,
+) -> Judgement:
+    """The one rule for every attempt, a message's or a flow step's: delivered on 2xx; failed
+    when refused, non-retryable (489 with Upstash-NonRetryable-Error) or out of retries;
+    otherwise retried after the server's Retry-After / X-RateLimit-Reset, else the retry-delay
+    expression, else QStash's backoff. `retried` counts the retries already made."""
+    if result.ok:
+        return Judgement(Verdict.DELIVERED)
+    if refused or _non_retryable(result) or retried >= max_retries:
+        return Judgement(Verdict.FAILED)
+    requested = server_requested_delay(result.headers, now)
+    wait = (
+        requested
+        if requested is not None
+        else retry_delay(retried=retried, expression=retry_delay_expression)
+    )
+    return Judgement(Verdict.RETRY, now + wait)
 
 
 @dataclass(frozen=True)
@@ -49,21 +88,22 @@ def decide(
         response_body=result.body or None,
         error=result.error,
     )
-    if result.ok:
+    judgement = judge(
+        result,
+        retried=message.retried,
+        max_retries=message.max_retries,
+        retry_delay_expression=message.retry_delay,
+        now=now,
+        refused=refused,
+    )
+    if judgement.verdict is Verdict.DELIVERED:
         return Decision(MessageState.DELIVERED, message.retried, event)
-    if refused or _non_retryable(result) or message.retried >= message.max_retries:
+    if judgement.verdict is Verdict.FAILED:
         failed = replace(event, state=EventState.FAILED)
         return Decision(MessageState.FAILED, message.retried, failed)
-    requested = server_requested_delay(result.headers, now)
-    wait = (
-        requested
-        if requested is not None
-        else retry_delay(retried=message.retried, expression=message.retry_delay)
-    )
-    next_due = now + wait
     return Decision(
         MessageState.RETRY,
         message.retried + 1,
-        replace(event, state=EventState.ERROR, next_delivery_at=next_due),
-        next_due=next_due,
+        replace(event, state=EventState.ERROR, next_delivery_at=judgement.next_due),
+        next_due=judgement.next_due,
     )

@@ -14,14 +14,13 @@ import httpx
 from functions.domain import timeouts
 from functions.domain.callbacks import callback_message, callbacks_due
 from functions.domain.clock import Clock
-from functions.domain.errors import DestinationRefusedError
 from functions.domain.messages import Message, MessageState
 from functions.domain.outcomes import AttemptResult, decide
 from functions.domain.signing import Signer
 from functions.domain.timers import EARLY_TOLERANCE, TimerPayload
 from functions.observability import logger
 from functions.ports import ClaimRejectedError, MessageStore, TimerPort
-from functions.services.sender import check_destination, send
+from functions.services.sender import attempt
 
 
 class Outcome(StrEnum):
@@ -68,24 +67,19 @@ class Dispatcher:
 
     def _attempt(self, message: Message, lease_token: str) -> Outcome:
         started = self.clock()
-        refused = False
-        try:
-            check_destination(
-                message.url, allow_private=self.allow_private, allowed_hosts=self.allowed_hosts
-            )
-            result = send(
-                self.http,
-                method=message.method,
-                url=message.url,
-                headers=self._headers(message),
-                body=message.body,
-                timeout_seconds=message.timeout_seconds,
-            )
-        except DestinationRefusedError as exc:
-            refused = True
-            result = AttemptResult(None, {}, "", str(exc))
+        sent = attempt(
+            self.http,
+            method=message.method,
+            url=message.url,
+            headers=self._headers(message),
+            body=message.body,
+            timeout_seconds=message.timeout_seconds,
+            allow_private=self.allow_private,
+            allowed_hosts=self.allowed_hosts,
+        )
+        result = sent.result
         finished = self.clock()
-        decision = decide(message, result, now=finished, refused=refused)
+        decision = decide(message, result, now=finished, refused=sent.refused)
         self.store.record(
             message.message_id,
             lease_token=lease_token,

@@ -18,7 +18,7 @@ import httpx
 
 from functions.domain import timeouts
 from functions.domain.clock import Clock
-from functions.domain.errors import ConflictError, DestinationRefusedError, NotFoundError
+from functions.domain.errors import ConflictError, NotFoundError
 from functions.domain.flows import (
     FlowState,
     FlowStatus,
@@ -28,15 +28,14 @@ from functions.domain.flows import (
     parse_step_target,
     step_target,
 )
-from functions.domain.outcomes import AttemptResult
-from functions.domain.retry import retry_delay
+from functions.domain.outcomes import Verdict, judge
 from functions.domain.signing import Signer
 from functions.domain.timers import EARLY_TOLERANCE, STEP, TimerPayload
 from functions.domain.views import flow_view
 from functions.observability import logger
 from functions.ports import FlowStore, IdempotencyStatus, TimerPort
 from functions.services.killswitches import KillSwitches
-from functions.services.sender import check_destination, send
+from functions.services.sender import attempt as send_attempt
 
 
 @dataclass(frozen=True)
@@ -188,23 +187,27 @@ class FlowRunner:
     def _send(self, flow: FlowState, index: int, *, run: int, lease_token: str) -> StepResult:
         step = flow.definition.steps[index]
         attempt = flow.steps[index].attempts + 1
-        try:
-            check_destination(
-                step.destination, allow_private=self.allow_private, allowed_hosts=self.allowed_hosts
-            )
-            result = send(
-                self.http,
-                method=step.method,
-                url=step.destination,
-                headers=self._headers(flow, index, attempt),
-                body=step.body,
-                timeout_seconds=timeouts.DELIVERY_TIMEOUT_MAX_SECONDS,
-            )
-            refused = False
-        except DestinationRefusedError as exc:
-            result, refused = AttemptResult(None, {}, "", str(exc)), True
+        sent = send_attempt(
+            self.http,
+            method=step.method,
+            url=step.destination,
+            headers=self._headers(flow, index, attempt),
+            body=step.body,
+            timeout_seconds=timeouts.DELIVERY_TIMEOUT_MAX_SECONDS,
+            allow_private=self.allow_private,
+            allowed_hosts=self.allowed_hosts,
+        )
+        result = sent.result
         now = self.clock()
-        if result.ok:
+        judgement = judge(
+            result,
+            retried=attempt - 1,
+            max_retries=step.retries,
+            retry_delay_expression=step.retry_delay,
+            now=now,
+            refused=sent.refused,
+        )
+        if judgement.verdict is Verdict.DELIVERED:
             recorded = self.store.record_attempt(
                 flow.flow_id,
                 index,
@@ -219,8 +222,8 @@ class FlowRunner:
                 self._continue(flow, index, run=run)
             logger.info("step sent", extra={"flow_id": flow.flow_id, "step_id": step.step_id})
             return StepResult()
-        if not refused and attempt <= step.retries:
-            retry_at = now + retry_delay(retried=attempt - 1, expression=None)
+        if judgement.verdict is Verdict.RETRY and judgement.next_due is not None:
+            retry_at = judgement.next_due
             if self.store.record_attempt(
                 flow.flow_id,
                 index,

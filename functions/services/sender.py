@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import httpx
@@ -70,3 +71,39 @@ def check_destination(
             raise DestinationRefusedError(
                 f"destination {host!r} resolves to {address}, {reason}; refused outside dev mode"
             )
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One delivery attempt: the result, and whether the destination was refused unsent."""
+
+    result: AttemptResult
+    refused: bool = False
+
+
+def attempt(
+    client: httpx.Client,
+    *,
+    method: str,
+    url: str,
+    headers: dict[str, str],
+    body: bytes,
+    timeout_seconds: float,
+    allow_private: bool,
+    allowed_hosts: tuple[str, ...],
+) -> Attempt:
+    """Check the destination, then send once: what messages and flow steps both do."""
+    try:
+        check_destination(url, allow_private=allow_private, allowed_hosts=allowed_hosts)
+    except DestinationRefusedError as exc:
+        return Attempt(AttemptResult(None, {}, "", str(exc)), refused=True)
+    return Attempt(
+        send(
+            client,
+            method=method,
+            url=url,
+            headers=headers,
+            body=body,
+            timeout_seconds=timeout_seconds,
+        )
+    )

@@ -324,3 +324,59 @@ def test_bad_flow_is_a_400_naming_the_field(aws: Aws, body: dict[str, Any], erro
     assert response.status == 400
     assert error in response.json["error"]
     assert call("GET", "/v2/flows/bad", token=aws.token).status == 404
+
+
+# One attempt engine: a step is judged by the rules a message is (functions/domain/outcomes.py).
+
+
+def test_step_retry_follows_the_receivers_retry_after(aws: Aws) -> None:
+    # Given a receiver that answers 429 with Retry-After: 30 once, then 200
+    def busy_once(_: object, index: int) -> Reply:
+        return Reply(status=429, headers={"Retry-After": "30"}) if index == 0 else Reply()
+
+    with Receiver(busy_once) as receiver:
+        _start(
+            aws, "ra", {"stateToken": "t", "steps": [{"id": "s", "destination": receiver.url()}]}
+        )
+        clock = FakeClock()
+        started = clock.now
+        # When the step runs and is refused
+        first = _fire_armed(aws, "ra", clock)
+        # Then the retry is due 30 s later, not after the default backoff (e^2.5 ≈ 12 s)
+        due = wiring.graph().flow_runner.store.get("ra").steps[0].due_at
+        assert first == StepResult(ok=False, reason="retrying", error="HTTP 429")
+        assert due is not None
+        assert round((due - started).total_seconds()) == 30
+        assert _fire_armed(aws, "ra", clock) == StepResult()
+        assert len(receiver.wait_for(2)) == 2
+
+
+def test_step_answered_489_non_retryable_fails_at_once(aws: Aws) -> None:
+    reply = Reply(status=489, headers={"Upstash-NonRetryable-Error": "true"})
+    with Receiver(lambda _, __: reply) as receiver:
+        body = {"stateToken": "t", "steps": [{"id": "s", "destination": receiver.url()}]}
+        _start(aws, "nr", body)
+        result = _fire_armed(aws, "nr", FakeClock())
+        assert len(receiver.wait_for(1)) == 1
+    assert result == StepResult(ok=False, reason="failed", error="HTTP 489")
+    assert _flow(aws, "nr")["status"] == "FAILED"
+
+
+def test_step_retry_delay_expression_sets_the_backoff(aws: Aws) -> None:
+    with Receiver(lambda _, __: Reply(status=500)) as receiver:
+        step = {"id": "s", "destination": receiver.url(), "retryDelay": "(retried + 1) * 1000"}
+        _start(aws, "rd", {"stateToken": "t", "steps": [step]})
+        clock = FakeClock()
+        started = clock.now
+        _fire_armed(aws, "rd", clock)
+        due = wiring.graph().flow_runner.store.get("rd").steps[0].due_at
+        assert len(receiver.wait_for(1)) == 1
+    assert due is not None
+    assert round((due - started).total_seconds()) == 1
+
+
+def test_bad_step_retry_delay_is_a_400_naming_the_step(aws: Aws) -> None:
+    step = {"id": "s", "destination": "https://x.io", "retryDelay": "retried +"}
+    response = _start(aws, "bad-rd", {"stateToken": "t", "steps": [step]})
+    assert response.status == 400
+    assert "steps[0].retryDelay is not a valid delay expression" in response.json["error"]
