@@ -20,8 +20,11 @@ $(VENV)/.test: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[dev,test,infra]'
 	touch $@ $(VENV)/.dev
 
+# `make dev PORT=9090 ARGS="--db duetime.db"` passes flags through to `duetime dev`.
+PORT ?= 8080
+ARGS ?=
 dev: $(VENV)/.dev
-	$(BIN)/duetime dev
+	$(BIN)/duetime dev --port $(PORT) $(ARGS)
 
 test: $(VENV)/.test
 	$(BIN)/pytest

@@ -231,6 +231,21 @@ class SqliteMessageStore:
             tx.execute("DELETE FROM dedup WHERE window_ends < ?", (to_us(now),))
         return int(gone)
 
+    def expire_leases(self, *, now: datetime) -> int:
+        """End every lease in the file. Only at start: the file is held exclusively (an
+        flock), so any lease in it belongs to a process that is gone; its attempt may have
+        been sent unrecorded, and goes again under the same message id."""
+        with self.db.write() as tx:
+            rows = tx.execute("SELECT doc FROM messages WHERE state = 'ACTIVE'").fetchall()
+            for (doc,) in rows:
+                message = message_from(doc)
+                self._save(tx, replace(message, lease_until=now - timedelta(microseconds=1)))
+            tx.execute(
+                "UPDATE idempotency SET lease_until = ? WHERE status = 'IN_FLIGHT'",
+                (to_us(now) - 1,),
+            )
+        return len(rows)
+
     # --- inside a transaction ---------------------------------------------------------------
     @staticmethod
     def _locked(tx: sqlite3.Connection, message_id: str) -> Message | None:
