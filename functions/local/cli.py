@@ -50,6 +50,9 @@ def _parser() -> argparse.ArgumentParser:
         help="run the AWS adapters on moto instead of the embedded engine (slower)",
     )
     dev.add_argument("--workers", type=int, default=None, help="concurrent deliveries")
+    dev.add_argument(
+        "--quiet", action="store_true", help="print warnings only, not a line per request"
+    )
     # Shrink the SQS horizon to push near-term messages through the EventBridge path (benchmarks).
     dev.add_argument("--sqs-horizon-seconds", type=int, default=900, help=argparse.SUPPRESS)
     dev.add_argument("--eventbridge-lead-seconds", type=int, default=120, help=argparse.SUPPRESS)
@@ -81,6 +84,14 @@ def _kill_switch(args: argparse.Namespace) -> int:
 
 
 def _dev(args: argparse.Namespace) -> int:
+    from functions.local import console  # noqa: PLC0415 - imports the logger: after --help
+    from functions.observability import logger  # noqa: PLC0415
+
+    console.install()
+    if args.quiet:
+        logger.setLevel("WARNING")
+    elif "POWERTOOLS_LOG_LEVEL" not in os.environ:
+        logger.setLevel("INFO")
     keys = SigningKeys.from_raw(args.current_signing_key, args.next_signing_key)
     server = _dev_server(args, keys)
     try:

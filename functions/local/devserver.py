@@ -15,7 +15,7 @@ from functions import wiring
 from functions.adapters.aws import aws_adapters
 from functions.config import Settings
 from functions.domain.signing import SigningKeys
-from functions.local import moto_atomic, moto_speed
+from functions.local import console, moto_atomic, moto_speed
 from functions.local.banner import banner
 from functions.local.defaults import DEV_PORT, DEV_SIGNING_KEYS, DEV_TOKEN
 from functions.local.gateway import serve
@@ -92,7 +92,9 @@ class DevServer:
         self._warm()
         for part in self._parts:
             part.start()
-        self._http = serve(schedule.handler, host=self.host, port=self.port)
+        self._http = serve(
+            schedule.handler, host=self.host, port=self.port, log_request=console.log_request
+        )
         threading.Thread(target=self._http.serve_forever, name="http", daemon=True).start()
 
     @staticmethod

@@ -21,6 +21,7 @@ from functions.adapters.sqlite import (
 from functions.adapters.sqlite.messages import SqliteMessageStore
 from functions.config import Settings
 from functions.domain.signing import SigningKeys
+from functions.local import console
 from functions.local.banner import banner
 from functions.local.defaults import DEV_PORT, DEV_SIGNING_KEYS, DEV_TOKEN
 from functions.local.gateway import serve
@@ -85,7 +86,9 @@ class EmbeddedServer:
         from functions.handlers import schedule  # noqa: PLC0415
 
         try:
-            http = serve(schedule.handler, host=self.host, port=self.port)
+            http = serve(
+                schedule.handler, host=self.host, port=self.port, log_request=console.log_request
+            )
         except OSError:
             db.close()
             wiring.install(None)
