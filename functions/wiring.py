@@ -33,7 +33,7 @@ class Graph:
     settings: Settings
     adapters: Adapters
     clock: Clock
-    http: httpx.Client
+    http: httpx.BaseTransport
     kill_switches: KillSwitches
     message_service: MessageService
     dispatcher: Dispatcher
@@ -72,10 +72,10 @@ def build(
     adapters: Adapters,
     *,
     clock: Clock = utc_now,
-    http: httpx.Client | None = None,
+    http: httpx.BaseTransport | None = None,
 ) -> Graph:
     """Every service over one backend's adapters."""
-    client = http or httpx.Client()
+    client = http or httpx.HTTPTransport()
     limits = PublishLimits(
         max_body_bytes=settings.max_body_bytes,
         default_retries=settings.default_retries,

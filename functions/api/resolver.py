@@ -66,9 +66,7 @@ class ConcurrentHttpResolver(APIGatewayHttpResolver):
         """Build every route's middleware stack now, while only one thread runs."""
         for route in (*self._static_routes, *self._dynamic_routes):
             if not route._middleware_stack_built:
-                route._build_middleware_stack(
-                    router_middlewares=self._router_middlewares, app=self
-                )
+                route._build_middleware_stack(router_middlewares=self._router_middlewares, app=self)
 
     def resolve(self, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
         self.current_event = self._to_proxy_event(dict(event))

@@ -75,7 +75,7 @@ class EmbeddedServer:
         db = open_database(self.db_path)
         timers = LocalTimers(workers=self.workers)
         adapters = sqlite_adapters(db, timers=timers, keys=StaticKeys(self.keys, (self.token,)))
-        client = httpx.Client(
+        client = httpx.HTTPTransport(
             limits=httpx.Limits(
                 max_connections=self.workers * 2, max_keepalive_connections=self.workers
             )

@@ -36,7 +36,7 @@ class Dispatcher:
     store: MessageStore
     timers: TimerPort
     signer: Callable[[], Signer]
-    http: httpx.Client
+    http: httpx.BaseTransport
     clock: Clock
     allow_private: bool
     allowed_hosts: tuple[str, ...] = ()

@@ -68,7 +68,7 @@ class FlowRunner:
     timers: TimerPort
     switches: KillSwitches
     signer: Callable[[], Signer]
-    http: httpx.Client
+    http: httpx.BaseTransport
     clock: Clock
     allow_private: bool
     allowed_hosts: tuple[str, ...] = ()

@@ -19,7 +19,7 @@ USER_AGENT = "duetime/0.1 (+QStash-compatible)"
 
 
 def send(
-    client: httpx.Client,
+    transport: httpx.BaseTransport,
     *,
     method: str,
     url: str,
@@ -27,23 +27,40 @@ def send(
     body: bytes,
     timeout_seconds: float,
 ) -> AttemptResult:
-    """Send once; a timeout or connection error is a result, not an exception."""
+    """Send once; a timeout or connection error is a result, not an exception.
+
+    Straight to httpx's transport, below the Client: a delivery service must not keep a
+    cookie jar across deliveries, never follows redirects, and reads no more of the answer
+    than the log keeps."""
+    request = httpx.Request(
+        method,
+        url,
+        headers={"User-Agent": USER_AGENT, **headers},
+        content=body if method not in {"GET", "HEAD"} or body else None,
+        extensions={"timeout": httpx.Timeout(timeout_seconds).as_dict()},
+    )
     try:
-        response = client.request(
-            method,
-            url,
-            headers={"User-Agent": USER_AGENT, **headers},
-            content=body if method not in {"GET", "HEAD"} or body else None,
-            timeout=timeout_seconds,
-            follow_redirects=False,
-        )
+        response = transport.handle_request(request)
+        try:
+            kept = _head_of_body(response)
+        finally:
+            response.close()
     except httpx.TimeoutException:
         return AttemptResult(None, {}, "", f"timed out after {timeout_seconds:g}s")
     except httpx.HTTPError as exc:
         return AttemptResult(None, {}, "", f"{type(exc).__name__}: {exc}")
-    text = response.content[:RESPONSE_BODY_LIMIT].decode("utf-8", errors="replace")
+    text = kept.decode("utf-8", errors="replace")
     error = None if response.is_success else f"HTTP {response.status_code}"
     return AttemptResult(response.status_code, dict(response.headers), text, error)
+
+
+def _head_of_body(response: httpx.Response) -> bytes:
+    kept = bytearray()
+    for chunk in response.iter_bytes():
+        kept += chunk
+        if len(kept) >= RESPONSE_BODY_LIMIT:
+            break  # the rest is never read: a huge answer costs no memory
+    return bytes(kept[:RESPONSE_BODY_LIMIT])
 
 
 def check_destination(
@@ -82,7 +99,7 @@ class Attempt:
 
 
 def attempt(
-    client: httpx.Client,
+    transport: httpx.BaseTransport,
     *,
     method: str,
     url: str,
@@ -99,7 +116,7 @@ def attempt(
         return Attempt(AttemptResult(None, {}, "", str(exc)), refused=True)
     return Attempt(
         send(
-            client,
+            transport,
             method=method,
             url=url,
             headers=headers,

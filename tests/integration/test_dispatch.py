@@ -258,3 +258,25 @@ def test_early_wake_goes_to_sqs_even_with_a_zero_horizon(aws: Aws) -> None:
     # Then a first arming uses EventBridge, and the last hop of an early wake uses SQS
     assert timers.route(payload, now=clock.now) is TimerKind.EVENTBRIDGE
     assert timers.route(payload, now=clock.now, last_hop=True) is TimerKind.SQS_DELAY
+
+
+def test_a_cookie_set_by_one_delivery_is_never_sent_with_the_next(aws: Aws) -> None:
+    # Given a receiver that sets a cookie on every answer
+    with Receiver(lambda _, __: Reply(headers={"Set-Cookie": "session=secret; Path=/"})) as r:
+        for _ in range(2):
+            publish(aws, r.url())
+            delivery_pump(aws).poll_once()
+        first, second = r.wait_for(2)
+    # Then deliveries share no cookie jar: the second carries no Cookie header
+    assert "cookie" not in first.headers
+    assert "cookie" not in second.headers
+
+
+def test_only_the_head_of_a_large_answer_is_kept(aws: Aws) -> None:
+    with Receiver(lambda _, __: Reply(body=b"z" * 1_000_000)) as r:
+        message_id = publish(aws, r.url())
+        delivery_pump(aws).poll_once()
+        r.wait_for(1)
+    stored = wiring.graph().message_store.get(message_id)
+    assert stored.state.value == "DELIVERED"
+    assert stored.events[-1].response_body == "z" * 4096
