@@ -93,9 +93,13 @@ def encode_cursor(position: str) -> str:
 def decode_cursor(cursor: str) -> str:
     """The adapter's position in a cursor; anything not made by `encode_cursor` is a 400."""
     try:
-        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        padded = cursor + "=" * (-len(cursor) % 4)
+        position = base64.b64decode(padded, altchars=b"-_", validate=True).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
         raise ValidationError(f"cursor {cursor[:40]!r} is not one this API returned") from exc
+    if "#" not in position:  # every adapter's position is "<sort key>#<id>"
+        raise ValidationError(f"cursor {cursor[:40]!r} is not one this API returned")
+    return position
 
 
 class IdempotencyStatus(StrEnum):

@@ -145,7 +145,7 @@ def _dev_server(args: argparse.Namespace, keys: SigningKeys) -> EmbeddedServer |
         token=args.token.strip(),
         keys=keys,
         db_path=args.db,
-        workers=args.workers or 32,
+        workers=args.workers or 16,
     )
 
 

@@ -51,7 +51,7 @@ class EmbeddedServer:
     token: str = DEV_TOKEN
     keys: SigningKeys = DEV_SIGNING_KEYS
     db_path: str | None = None
-    workers: int = 32
+    workers: int = 16
     recover_every_seconds: float = 60.0
     _engine: _Engine | None = field(default=None, init=False)
 

@@ -163,6 +163,8 @@ class MessageStore:
                 first = self._dedup_owner(dedup)
                 if first is not None:
                     raise DuplicateMessageError(first) from exc
+                if self.find(message.message_id) is not None:
+                    raise ConditionFailedError(f"create {message.message_id}: exists") from exc
                 # Lost to a transaction still in flight (TransactionConflict): look again.
                 continue
             return

@@ -1,0 +1,107 @@
+"""The contract suite's backends: every test taking `backend` runs once on each adapter.
+
+"aws" is the DynamoDB adapter on moto, provisioned exactly as tests/integration/conftest.py
+does (moto_atomic, moto_speed, `provision` inside `mock_aws`, the dev keys and token).
+Provisioning costs a second or more, so it happens once for this package (torn down before
+any other test folder runs its own `mock_aws`) and each test starts from an emptied table.
+"sqlite" is the embedded adapter on a fresh in-memory database per test.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from functions.adapters.aws import aws_adapters
+from functions.adapters.aws.models import MODELS
+from functions.adapters.sqlite import LocalTimers, StaticKeys, open_database, sqlite_adapters
+from functions.config import Settings
+from functions.local import moto_atomic, moto_speed
+from functions.local.defaults import DEV_SIGNING_KEYS as KEYS
+from functions.local.defaults import DEV_TOKEN as TOKEN
+from functions.local.resources import REGION, provision
+from functions.ports import Adapters
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+BACKENDS = ("aws", "sqlite")
+
+
+@dataclass(frozen=True)
+class MotoBackend:
+    adapters: Adapters
+    table_name: str
+    dynamodb: DynamoDBClient
+
+    def empty(self) -> None:
+        """Delete every item, so each test starts from an empty table."""
+        keys: list[dict[str, Any]] = []
+        pages = self.dynamodb.get_paginator("scan").paginate(
+            TableName=self.table_name, ProjectionExpression="pk, sk"
+        )
+        for page in pages:
+            keys.extend(page["Items"])
+        for start in range(0, len(keys), 25):
+            self.dynamodb.batch_write_item(
+                RequestItems={
+                    self.table_name: [
+                        {"DeleteRequest": {"Key": key}} for key in keys[start : start + 25]
+                    ]
+                }
+            )
+
+
+@pytest.fixture(scope="package")
+def moto_backend() -> Iterator[MotoBackend]:
+    moto_atomic.install()
+    moto_speed.install()
+    with mock_aws():
+        resources = provision(KEYS)
+        settings = Settings.from_env(resources.environment(token=TOKEN))
+        adapters = aws_adapters(settings)
+        _warm_up()
+        yield MotoBackend(
+            adapters=adapters,
+            table_name=resources.table_name,
+            dynamodb=boto3.client("dynamodb", region_name=REGION),
+        )
+
+
+def _warm_up() -> None:
+    """One read per model, so its (lazily built) botocore client exists before a test races
+    50 threads into it: pynamodb builds it unguarded, once per thread that finds none, and 50
+    concurrent builds cost seconds."""
+    for model in MODELS:
+        with contextlib.suppress(model.DoesNotExist):
+            model.get("warm-up", "warm-up")
+
+
+@pytest.fixture
+def sqlite_backend() -> Iterator[Adapters]:
+    db = open_database(None)
+    timers = LocalTimers(workers=4)
+    try:
+        yield sqlite_adapters(db, timers=timers, keys=StaticKeys(KEYS, (TOKEN,)))
+    finally:
+        timers.stop()
+        db.close()
+
+
+@pytest.fixture
+def aws_backend(moto_backend: MotoBackend) -> Adapters:
+    moto_backend.empty()
+    return moto_backend.adapters
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> Adapters:
+    """One adapter bundle per run of the test: ids "aws" and "sqlite"."""
+    adapters: Adapters = request.getfixturevalue(f"{request.param}_backend")
+    return adapters
