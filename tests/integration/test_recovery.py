@@ -43,7 +43,7 @@ def _crashing_attempt(message_id: str, monkeypatch: pytest.MonkeyPatch, where: s
         raise CrashError(where)
 
     if where == "before_send":
-        monkeypatch.setattr(dispatcher_module, "send", crash)
+        monkeypatch.setattr(dispatcher_module, "attempt", crash)
     else:
         monkeypatch.setattr(MessageStore, "record", crash)
     doomed = dataclasses.replace(wiring.graph().dispatcher, lease=timedelta(seconds=-120))
