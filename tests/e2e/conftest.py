@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -79,3 +81,19 @@ def dev() -> Iterator[DevProcess]:
     process, info = start_dev()
     yield info
     stop_dev(process)
+
+
+JS_DIR = Path(__file__).parent / "js"
+
+
+@pytest.fixture(scope="session")
+def node_modules() -> Path:
+    """tests/e2e/js installed from its lockfile (@upstash/qstash), for tests that run node."""
+    npm = shutil.which("npm")
+    if npm is None or shutil.which("node") is None:
+        pytest.skip(reason="node and npm are needed to run the JS SDK (the README lists node)")
+    if not (JS_DIR / "node_modules" / "@upstash" / "qstash").exists():
+        subprocess.run(  # noqa: S603 - npm from PATH, fixed arguments, the lockfile pins versions
+            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=JS_DIR, check=True
+        )
+    return JS_DIR / "node_modules"

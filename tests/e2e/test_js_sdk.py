@@ -10,23 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import DevProcess
+from tests.e2e.conftest import JS_DIR, DevProcess
 from tests.helpers.receiver import Receiver
 
 pytestmark = pytest.mark.e2e
-JS = Path(__file__).parent / "js"
-
-
-@pytest.fixture(scope="module")
-def node_modules() -> Path:
-    npm = shutil.which("npm")
-    if npm is None or shutil.which("node") is None:
-        pytest.skip(reason="node and npm are needed for the JS SDK test (the README lists node)")
-    if not (JS / "node_modules" / "@upstash" / "qstash").exists():
-        subprocess.run(  # noqa: S603 - npm from PATH, fixed arguments, the lockfile pins versions
-            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=JS, check=True
-        )
-    return JS / "node_modules"
 
 
 def test_js_sdk_publishes_reads_back_and_cancels(
@@ -42,7 +29,7 @@ def test_js_sdk_publishes_reads_back_and_cancels(
     # When it publishes (1 s delay), publishes for later, reads that back and cancels it
     run = subprocess.run(  # noqa: S603 - node from PATH and our own script
         [str(shutil.which("node")), "smoke.mjs"],
-        cwd=JS,
+        cwd=JS_DIR,
         env=env,
         capture_output=True,
         text=True,

@@ -32,7 +32,7 @@ from tests.helpers.receiver import Receiver
 
 pytestmark = pytest.mark.e2e
 README = Path(__file__).parents[2] / "README.md"
-JS = Path(__file__).parent / "js"
+
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 EXAMPLE_HOSTS = ("https://example.com", "https://sms.example")
 
@@ -213,18 +213,6 @@ def test_python_verify_block_accepts_a_real_delivery_and_rejects_a_tampered_body
     verify(request.headers["Upstash-Signature"], request.body.decode(), url)
     with pytest.raises(SignatureError):
         verify(request.headers["Upstash-Signature"], '{"offer": "B-2"}', url)
-
-
-@pytest.fixture(scope="module")
-def node_modules() -> Path:
-    npm = shutil.which("npm")
-    if npm is None or shutil.which("node") is None:
-        pytest.skip(reason="node and npm are needed for the README's JS SDK block")
-    if not (JS / "node_modules" / "@upstash" / "qstash").exists():
-        subprocess.run(  # noqa: S603 - npm from PATH, fixed arguments, the lockfile pins versions
-            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=JS, check=True
-        )
-    return JS / "node_modules"
 
 
 def test_js_block_publishes_and_prints_a_message_id(
