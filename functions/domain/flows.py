@@ -20,11 +20,13 @@ from typing import Any
 
 from functions.domain.durations import parse_duration
 from functions.domain.errors import ValidationError
+from functions.domain.forwarding import check_forwarded
 from functions.domain.publish import MAX_RETRIES, METHODS, Headers, require_http_url
 from functions.domain.retry import validate_retry_delay
 
 _ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 MAX_STEPS = 50
+MAX_IDEMPOTENCY_KEY_BYTES = 512
 
 
 class FlowStatus(StrEnum):
@@ -172,6 +174,7 @@ def _parse_step(
         isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
     ):
         raise ValidationError(f"{where}.headers must be an object of strings")
+    headers = check_forwarded(headers, field=f"{where}.headers.")
     body = raw.get("body")
     # A string is sent as is; anything else as JSON.
     payload = (
@@ -202,10 +205,20 @@ def _parse_step(
         expect_state_token=_text(raw, "expectStateToken", where, required=False) or flow_token,
         set_state_token=_text(raw, "setStateToken", where, required=False),
         retries=retries,
-        idempotency_key=_text(raw, "idempotencyKey", where, required=False)
-        or f"{flow_id}:{step_id}",
+        idempotency_key=_idempotency_key(raw, where) or f"{flow_id}:{step_id}",
         retry_delay=_retry_delay(raw, where),
     )
+
+
+def _idempotency_key(raw: dict[str, Any], where: str) -> str | None:
+    """A caller's key, bounded: it is a storage key (DynamoDB allows 2,048 bytes)."""
+    key = _text(raw, "idempotencyKey", where, required=False)
+    if key is not None and len(key.encode()) > MAX_IDEMPOTENCY_KEY_BYTES:
+        raise ValidationError(
+            f"{where}.idempotencyKey is {len(key.encode())} bytes; at most "
+            f"{MAX_IDEMPOTENCY_KEY_BYTES}"
+        )
+    return key
 
 
 def _retry_delay(raw: dict[str, Any], where: str) -> str | None:

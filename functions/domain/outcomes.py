@@ -18,6 +18,9 @@ class AttemptResult:
     headers: dict[str, str]
     body: str
     error: str | None
+    # False when the request could not even be written (nothing reached the network): retrying
+    # cannot help, so the attempt fails at once.
+    sendable: bool = True
 
     @property
     def ok(self) -> bool:

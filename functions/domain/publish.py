@@ -18,6 +18,7 @@ from functions.domain.clock import from_unix_seconds
 from functions.domain.destinations import check_allowed_host
 from functions.domain.durations import parse_duration
 from functions.domain.errors import DestinationRefusedError, PayloadTooLargeError, ValidationError
+from functions.domain.forwarding import check_forwarded
 from functions.domain.messages import Message, new_message_id
 from functions.domain.retry import validate_retry_delay
 
@@ -113,7 +114,7 @@ def parse_publish(
         raise ValidationError(
             f"Upstash-Method must be one of {', '.join(sorted(METHODS))}, got {method!r}"
         )
-    forward = h.with_prefix(_FORWARD)
+    forward = check_forwarded(h.with_prefix(_FORWARD), field="Upstash-Forward-")
     content_type = h.get("Content-Type")
     if content_type:
         forward["content-type"] = content_type
@@ -170,7 +171,7 @@ def _callback_settings(raw: dict[str, str], prefix: str) -> dict[str, object]:
     if "method" in settings and str(settings["method"]).upper() not in METHODS:
         raise ValidationError(f"{field}-Method must be one of {', '.join(sorted(METHODS))}")
     if forward:
-        settings["headers"] = forward
+        settings["headers"] = check_forwarded(forward, field=f"{field}-")
     return settings
 
 

@@ -11,6 +11,7 @@ import httpx
 
 from functions.domain.destinations import check_allowed_host, refusal
 from functions.domain.errors import DestinationRefusedError
+from functions.domain.forwarding import header_bytes, writable
 from functions.domain.outcomes import AttemptResult
 
 # Responses are kept for the event log and DLQ; DynamoDB items are capped at 400 KB.
@@ -32,13 +33,25 @@ def send(
     Straight to httpx's transport, below the Client: a delivery service must not keep a
     cookie jar across deliveries, never follows redirects, and reads no more of the answer
     than the log keeps."""
-    request = httpx.Request(
-        method,
-        url,
-        headers={"User-Agent": USER_AGENT, **headers},
-        content=body if method not in {"GET", "HEAD"} or body else None,
-        extensions={"timeout": httpx.Timeout(timeout_seconds).as_dict()},
-    )
+    unwritable = [name for name, value in headers.items() if not writable(name, value)]
+    if unwritable:
+        # Stored before publish checked this; no retry can send it, so it fails at once.
+        why = f"request cannot be built: header {unwritable[0]!r} holds a line break or NUL"
+        return AttemptResult(None, {}, "", why, sendable=False)
+    try:
+        request = httpx.Request(
+            method,
+            url,
+            headers=[
+                (k.encode("latin-1"), header_bytes(v))
+                for k, v in {"user-agent": USER_AGENT, **headers}.items()
+            ],
+            content=body if method not in {"GET", "HEAD"} or body else None,
+            extensions={"timeout": httpx.Timeout(timeout_seconds).as_dict()},
+        )
+    except (ValueError, TypeError) as exc:
+        # Stored before today's checks at publish; never sendable, so failed, not retried.
+        return AttemptResult(None, {}, "", f"request cannot be built: {exc}", sendable=False)
     try:
         response = transport.handle_request(request)
         try:
@@ -47,6 +60,9 @@ def send(
             response.close()
     except httpx.TimeoutException:
         return AttemptResult(None, {}, "", f"timed out after {timeout_seconds:g}s")
+    except httpx.LocalProtocolError as exc:
+        # Our own request is malformed (a header h11 will not write): no retry can send it.
+        return AttemptResult(None, {}, "", f"request cannot be built: {exc}", sendable=False)
     except httpx.HTTPError as exc:
         return AttemptResult(None, {}, "", f"{type(exc).__name__}: {exc}")
     text = kept.decode("utf-8", errors="replace")
@@ -114,13 +130,12 @@ def attempt(
         check_destination(url, allow_private=allow_private, allowed_hosts=allowed_hosts)
     except DestinationRefusedError as exc:
         return Attempt(AttemptResult(None, {}, "", str(exc)), refused=True)
-    return Attempt(
-        send(
-            transport,
-            method=method,
-            url=url,
-            headers=headers,
-            body=body,
-            timeout_seconds=timeout_seconds,
-        )
+    sent = send(
+        transport,
+        method=method,
+        url=url,
+        headers=headers,
+        body=body,
+        timeout_seconds=timeout_seconds,
     )
+    return Attempt(sent, refused=not sent.sendable)

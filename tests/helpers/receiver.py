@@ -61,7 +61,13 @@ class Receiver:
                 received = Received(
                     method=self.command,
                     path=self.path,
-                    headers=httpx.Headers(list(self.headers.items())),
+                    # http.server decodes header bytes as latin-1; hand httpx the bytes back.
+                    headers=httpx.Headers(
+                        [
+                            (k.encode("latin-1"), v.encode("latin-1"))
+                            for k, v in self.headers.items()
+                        ]
+                    ),
                     body=body,
                     at=time.time(),
                 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import boto3
 import pytest
@@ -13,6 +13,7 @@ import standardwebhooks
 from qstash import Receiver as QStashReceiver
 
 from functions import wiring
+from functions.domain.messages import Message, new_message_id
 from functions.domain.signing import webhook_secret
 from functions.domain.timers import TimerPayload
 from functions.handlers import dispatch
@@ -280,3 +281,77 @@ def test_only_the_head_of_a_large_answer_is_kept(aws: Aws) -> None:
     stored = wiring.graph().message_store.get(message_id)
     assert stored.state.value == "DELIVERED"
     assert stored.events[-1].response_body == "z" * 4096
+
+
+@pytest.mark.parametrize(
+    ("header", "error"),
+    [
+        ("Upstash-Forward-Upstash-Signature", "is set by duetime on every delivery"),
+        ("Upstash-Forward-Upstash-Message-Id", "is set by duetime on every delivery"),
+        ("Upstash-Forward-Webhook-Signature", "is set by duetime on every delivery"),
+        ("Upstash-Forward-Content-Length", "frames the HTTP request"),
+        ("Upstash-Forward-Transfer-Encoding", "frames the HTTP request"),
+        ("Upstash-Forward-Host", "frames the HTTP request"),
+    ],
+)
+def test_forwarded_headers_that_collide_with_duetimes_own_are_refused(
+    aws: Aws, header: str, error: str
+) -> None:
+    response = call(
+        "POST", "/v2/publish/https://example.com/x", token=aws.token, headers={header: "1"}
+    )
+    assert response.status == 400
+    assert error in response.json["error"]
+    assert header.removeprefix("Upstash-Forward-").lower() in response.json["error"].lower()
+
+
+def test_a_forwarded_value_with_a_line_break_is_refused(aws: Aws) -> None:
+    response = call(
+        "POST",
+        "/v2/publish/https://example.com/x",
+        token=aws.token,
+        headers={"Upstash-Forward-X-Evil": "a\r\nX-Injected: 1"},
+    )
+    assert response.status == 400
+    assert "holds a line break or NUL" in response.json["error"]
+
+
+def test_a_non_ascii_forwarded_value_is_delivered_as_its_bytes(
+    aws: Aws, receiver: Receiver
+) -> None:
+    # Given a forwarded header with a non-ASCII value (it used to leave the message stuck)
+    message_id = publish(aws, receiver.url(), **{"Upstash-Forward-X-Name": "José"})
+    # When it is delivered
+    delivery_pump(aws).poll_once()
+    (request,) = receiver.wait_for(1)
+    # Then the receiver gets the value, and the message is delivered
+    assert request.headers["X-Name"] == "José"
+    assert wiring.graph().message_store.get(message_id).state.value == "DELIVERED"
+
+
+def test_a_stored_message_that_cannot_be_sent_fails_at_once_not_stuck(aws: Aws) -> None:
+    # Given a message stored with a header no HTTP request can carry (as before publish checked)
+    clock = FakeClock()
+    message = dataclasses.replace(
+        parse_test_message(clock.now), headers={"x-bad": "line\nbreak"}, max_retries=3
+    )
+    wiring.graph().message_store.create(message)
+    # When its timer fires
+    outcome = wiring.graph().dispatcher.handle(TimerPayload(message.message_id, message.due_at))
+    # Then it fails at once with why, instead of retrying for ever
+    stored = wiring.graph().message_store.get(message.message_id)
+    assert outcome is Outcome.FAILED
+    assert stored.state.value == "FAILED"
+    assert "request cannot be built" in (stored.events[-1].error or "")
+
+
+def parse_test_message(now: datetime) -> Message:
+    return Message(
+        message_id=new_message_id(),
+        url="http://127.0.0.1:9/never",
+        method="POST",
+        headers={},
+        body=b"x",
+        due_at=now,
+        created_at=now,
+    )

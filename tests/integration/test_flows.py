@@ -380,3 +380,19 @@ def test_bad_step_retry_delay_is_a_400_naming_the_step(aws: Aws) -> None:
     response = _start(aws, "bad-rd", {"stateToken": "t", "steps": [step]})
     assert response.status == 400
     assert "steps[0].retryDelay is not a valid delay expression" in response.json["error"]
+
+
+def test_a_step_header_duetime_sets_itself_is_a_400_naming_the_step(aws: Aws) -> None:
+    step = {"id": "s", "destination": "https://x.io", "headers": {"Upstash-Signature": "forged"}}
+    response = _start(aws, "forged", {"stateToken": "t", "steps": [step]})
+    assert response.status == 400
+    assert "steps[0].headers.Upstash-Signature is set by duetime" in response.json["error"]
+
+
+def test_an_over_long_idempotency_key_is_a_400_naming_the_limit(aws: Aws) -> None:
+    # A 3,000-character key used to be accepted, and the step never ran.
+    step = {"id": "s", "destination": "https://x.io", "idempotencyKey": "k" * 3000}
+    response = _start(aws, "long-key", {"stateToken": "t", "steps": [step]})
+    assert response.status == 400
+    assert response.json["error"] == "steps[0].idempotencyKey is 3000 bytes; at most 512"
+    assert call("GET", "/v2/flows/long-key", token=aws.token).status == 404

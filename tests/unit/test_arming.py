@@ -119,3 +119,27 @@ def test_schedule_name_is_deterministic_and_distinguishes_wake_ups() -> None:
 def test_schedule_name_rejects_a_naive_due_time() -> None:
     with pytest.raises(ValidationError, match="must carry a time zone"):
         schedule_name("msg_x", datetime(2024, 6, 1, 12, 30))  # noqa: DTZ001
+
+
+@given(
+    target=st.text(min_size=1, max_size=300).filter(lambda s: s.strip()),
+    due=DUE_TIMES,
+)
+def test_any_target_id_gives_a_valid_eventbridge_name(target: str, due: datetime) -> None:
+    # A flow step's target is `<flow>#<run>#<index>`, and flow ids run to 128 characters.
+    name = schedule_name(target, due)
+    assert SCHEDULE_NAME.fullmatch(name), name
+    assert len(name) <= 64
+
+
+def test_step_targets_get_distinct_valid_names() -> None:
+    due = datetime(2024, 6, 1, 12, 30, tzinfo=UTC)
+    long_flow = "f" * 128
+    names = {
+        schedule_name(f"{flow}#{run}#{index}", due)
+        for flow in ("session-42", long_flow, long_flow + "x")
+        for run in (1, 2)
+        for index in (0, 1, 10)
+    }
+    assert len(names) == 18
+    assert all(SCHEDULE_NAME.fullmatch(n) and len(n) <= 64 for n in names)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
+import re
 import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,6 +21,8 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
 SQS_MAX_DELAY_SECONDS = 900
+_NAME_SAFE = re.compile(r"[0-9A-Za-z._-]+")
+_NAME_MAX = 64
 # Fire times of far-off timers are spread over this many minutes before the lead (see below).
 SPREAD_MINUTES = 11
 
@@ -41,8 +45,18 @@ class TimerConfig:
 
 
 def schedule_name(target_id: str, due_at: datetime) -> str:
-    """Deterministic name (≤ 64 chars): arming the same wake-up twice makes one timer."""
-    return f"{target_id}-{to_ms(due_at)}"
+    """Deterministic name: arming the same wake-up twice makes one timer.
+
+    EventBridge allows only [0-9A-Za-z._-] and 64 characters. A target id that is already such
+    a name (a message or schedule id) is kept readable; any other (a flow step's
+    `<flow>#<run>#<index>`, a long flow id) is replaced by a digest of it, which stays unique.
+    """
+    stamp = f"-{to_ms(due_at)}"
+    if _NAME_SAFE.fullmatch(target_id) and len(target_id) + len(stamp) <= _NAME_MAX:
+        return target_id + stamp
+    digest = hashlib.sha256(target_id.encode()).hexdigest()[:32]
+    readable = re.sub(r"[^0-9A-Za-z._-]", "_", target_id)[: _NAME_MAX - len(stamp) - 33]
+    return f"{readable}-{digest}{stamp}"
 
 
 def sqs_delay_seconds(due_at: datetime, now: datetime) -> int:
