@@ -59,6 +59,8 @@ def json_body(event: APIGatewayProxyEventV2) -> dict[str, Any] | None:
         return None
     try:
         data = json.loads(body)
+    except RecursionError as exc:
+        raise ValidationError("body is JSON nested too deeply") from exc
     except ValueError as exc:
         raise ValidationError(f"body is not valid JSON: {exc}") from exc
     if not isinstance(data, dict):
@@ -76,3 +78,38 @@ def id_list(
             raise ValidationError(f"{name} must be a JSON array of strings")
         return ids
     return query_list(event, name)
+
+
+# Query parameters every route accepts (authentication), never a filter.
+_AMBIENT_QUERY = frozenset({"qstash_token"})
+
+
+def only_known(
+    data: dict[str, Any] | None, event: APIGatewayProxyEventV2, known: frozenset[str]
+) -> None:
+    """Refuse a body field or query parameter the route does not know: a typo in a filter
+    must never widen what a bulk operation selects."""
+    unknown_body = sorted(set(data or {}) - known)
+    unknown_query = sorted(set(query(event)) - known - _AMBIENT_QUERY)
+    if unknown_body:
+        raise ValidationError(
+            f"unknown field(s) in the body: {', '.join(unknown_body)}; "
+            f"known: {', '.join(sorted(known))}"
+        )
+    if unknown_query:
+        raise ValidationError(
+            f"unknown query parameter(s): {', '.join(unknown_query)}; "
+            f"known: {', '.join(sorted(known))}"
+        )
+
+
+def text_filter(
+    data: dict[str, Any] | None, event: APIGatewayProxyEventV2, name: str
+) -> str | None:
+    """A filter given as a non-empty string in the JSON body or the query."""
+    if data is not None and name in data:
+        value = data[name]
+        if not isinstance(value, str) or not value:
+            raise ValidationError(f"{name} must be a non-empty string, got {value!r}")
+        return value
+    return query_one(event, name)

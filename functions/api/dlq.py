@@ -8,16 +8,28 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from functions import wiring
-from functions.api.common import id_list, json_body, json_response, query_int, query_one
+from functions.api.common import (
+    id_list,
+    json_body,
+    json_response,
+    only_known,
+    query_int,
+    query_one,
+)
 from functions.domain.errors import ValidationError
 from functions.services.deadletter import DlqFilter
 
 router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]
+LIST_FILTERS = frozenset(
+    {"messageId", "url", "scheduleId", "label", "responseStatus", "fromDate", "toDate"}
+    | {"cursor", "count"}
+)
 
 
 @router.get("/v2/dlq")
 def list_dlq() -> Response[Any]:
     event = router.current_event
+    only_known(None, event, LIST_FILTERS)
     selection = DlqFilter(
         message_id=query_one(event, "messageId"),
         url=query_one(event, "url"),
@@ -49,7 +61,9 @@ def delete_dlq(dlq_id: str) -> Response[Any]:
 
 def _ids() -> list[str]:
     event = router.current_event
-    ids = id_list(json_body(event), event, "dlqIds")
+    data = json_body(event)
+    only_known(data, event, frozenset({"dlqIds"}))
+    ids = id_list(data, event, "dlqIds")
     if not ids:
         raise ValidationError("dlqIds is required (JSON body or query), e.g. ?dlqIds=a&dlqIds=b")
     return ids

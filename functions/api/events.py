@@ -8,16 +8,21 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from functions import wiring
-from functions.api.common import json_response, query_int, query_list, query_one
+from functions.api.common import json_response, only_known, query_int, query_list, query_one
 from functions.domain.errors import ValidationError
 from functions.domain.messages import EventState
 from functions.services.eventlog import EventFilter
 
 router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]
+EVENT_FILTERS = frozenset(
+    {"state", "messageIds", "messageId", "url", "scheduleId", "label", "fromDate", "toDate"}
+    | {"cursor", "count"}
+)
 
 
 def _page(key: str) -> Response[Any]:
     event = router.current_event
+    only_known(None, event, EVENT_FILTERS)
     state = query_one(event, "state")
     if state is not None and state not in EventState.__members__:
         raise ValidationError(

@@ -8,12 +8,20 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from functions import wiring
-from functions.api.common import id_list, json_body, json_response, query_one, raw_body
+from functions.api.common import (
+    id_list,
+    json_body,
+    json_response,
+    only_known,
+    raw_body,
+    text_filter,
+)
 from functions.domain.publish import destination_from_path
 from functions.services.messages import CancelFilter
 
 router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]
 PUBLISH_PREFIX = "/v2/publish/"
+BULK_CANCEL_FIELDS = frozenset({"messageIds", "url", "label", "scheduleId"})
 
 
 @router.post("/v2/publish/.+")
@@ -44,16 +52,19 @@ def cancel_message(message_id: str) -> Response[Any]:
 
 @router.delete("/v2/messages")
 def cancel_messages() -> Response[Any]:
-    """Bulk cancel: `messageIds` (JSON body or query), else filters, else every pending one."""
+    """Bulk cancel: `messageIds` (JSON body or query), else filters, else every pending one.
+
+    Only no body and no query at all means "every pending message" (what the SDKs'
+    cancel-all sends); an unknown or unsupported field or filter is a 400 naming it."""
     event = router.current_event
     data = json_body(event)
-    ids = id_list(data, event, "messageIds")
-    source = data or {}
+    only_known(data, event, BULK_CANCEL_FIELDS)
     selection = CancelFilter(
-        url=source.get("url") or query_one(event, "url"),
-        label=source.get("label") or query_one(event, "label"),
-        schedule_id=source.get("scheduleId") or query_one(event, "scheduleId"),
+        url=text_filter(data, event, "url"),
+        label=text_filter(data, event, "label"),
+        schedule_id=text_filter(data, event, "scheduleId"),
     )
+    ids = id_list(data, event, "messageIds")
     cancelled = wiring.graph().message_service.cancel_many(ids, selection)
     return json_response(200, {"cancelled": cancelled})
 

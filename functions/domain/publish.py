@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, unquote_plus, urlsplit
 
 from functions.domain import timeouts
 from functions.domain.clock import from_unix_seconds
@@ -71,17 +71,25 @@ def destination_from_path(raw_destination: str, raw_query: str) -> str:
     if _ENCODED_SCHEME.match(destination):
         destination = unquote(destination)
     destination = _COLLAPSED_SCHEME.sub(lambda m: f"{m.group(1)}://", destination)
-    query = "&".join(
-        part for part in raw_query.split("&") if part and not part.startswith("qstash_token=")
-    )
+    query = "&".join(part for part in raw_query.split("&") if part and not _is_token(part))
     if query:
         destination = f"{destination}{'&' if '?' in destination else '?'}{query}"
     require_http_url(destination, "destination")
     return destination
 
 
+def _is_token(query_part: str) -> bool:
+    """QStash's `qstash_token` query parameter, however it is spelled (percent-encoded, any
+    case): it authenticates the call and must never reach the destination."""
+    name = query_part.partition("=")[0]
+    return unquote_plus(name).strip().lower() == "qstash_token"
+
+
 def require_http_url(url: str, field: str) -> None:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # an unbalanced "[" of an IPv6 host, for one
+        raise ValidationError(f"{field} is not a valid URL ({exc}): {url!r}") from exc
     try:
         parts.port  # noqa: B018 - urlsplit checks the port only when asked
     except ValueError as exc:
