@@ -22,6 +22,8 @@ Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 # Called once per answered request: method, path (without the query), status, duration in ms.
 RequestLog = Callable[[str, str, int, float], None]
 
+MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
+
 
 def http_api_event(
     *, method: str, raw_target: str, headers: dict[str, str], body: bytes, source_ip: str
@@ -213,6 +215,11 @@ class _Request(BaseHTTPRequestHandler):
             length = -1
         if length < 0:
             self.send_error(400, "invalid Content-Length")
+            return None
+        if length > MAX_PAYLOAD_BYTES:
+            # API Gateway's HTTP API refuses a payload over 10 MB before the function runs.
+            self.close_connection = True  # the unread body must not be taken for a request
+            self.send_error(413, f"the request body is over {MAX_PAYLOAD_BYTES} bytes")
             return None
         body = self.rfile.read(length) if length else b""
         if len(body) < length:

@@ -226,6 +226,11 @@ def test_a_failing_handler_answers_500_json() -> None:
         (b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\n\r\n", 414, "Request-URI Too Long"),
         (b"POST /v2/x HTTP/1.1\r\nContent-Length: abc\r\n\r\n", 400, "invalid Content-Length"),
         (
+            b"POST /v2/x HTTP/1.1\r\nContent-Length: 10485761\r\n\r\n",
+            413,
+            "the request body is over 10485760 bytes",
+        ),
+        (
             b"POST /v2/x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
             411,
             "send the body with a Content-Length, not chunked",
