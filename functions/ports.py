@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from functions.domain.errors import ConflictError, DuetimeError, ValidationError
 from functions.domain.flows import (
@@ -112,6 +112,9 @@ class IdempotencyStatus(StrEnum):
 class IdempotencyState:
     status: IdempotencyStatus
     lease_until: datetime | None
+    # Who holds the key: the flow and step that claimed (and maybe sent) it.
+    flow_id: str | None = None
+    step_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -285,8 +288,18 @@ class FlowStore(Protocol):
         ...
 
     def mark_step(
-        self, flow_id: str, index: int, *, status: StepStatus, reason: str, now: datetime
-    ) -> None: ...
+        self,
+        flow_id: str,
+        index: int,
+        *,
+        status: StepStatus,
+        reason: str,
+        now: datetime,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        """Record why a step of a not-SENT step sent nothing (ConditionFailedError if SENT);
+        `detail` goes into its ledger event."""
+        ...
 
     def advance(self, flow: FlowState, index: int, *, run: int, now: datetime) -> bool:
         """Move the flow past a sent step once, applying its token change if the flow still

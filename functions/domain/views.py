@@ -6,7 +6,7 @@ import base64
 from typing import Any
 
 from functions.domain.clock import to_ms
-from functions.domain.flows import FlowState, LedgerEvent
+from functions.domain.flows import FlowState, LedgerEvent, StepState
 from functions.domain.messages import Event, Message, MessageState
 from functions.domain.schedules import Schedule
 
@@ -142,6 +142,7 @@ def flow_view(flow: FlowState) -> dict[str, Any]:
             "lastStatus": step.last_status,
             "lastError": step.last_error,
             "idempotencyKey": flow.definition.steps[step.index].idempotency_key,
+            "sentBy": _sent_by(step),
         }
         view.update({k: v for k, v in optional.items() if v is not None})
         steps.append(view)
@@ -156,6 +157,16 @@ def flow_view(flow: FlowState) -> dict[str, Any]:
     if flow.reason:
         body["reason"] = flow.reason
     return body
+
+
+def _sent_by(step: StepState) -> Any:
+    """For a step skipped as already sent: the flow and step that sent its key."""
+    if step.reason != "already_sent":
+        return None
+    for event in reversed(step.events):
+        if event.detail and "sentBy" in event.detail:
+            return event.detail["sentBy"]
+    return None
 
 
 def _ledger_view(event: LedgerEvent) -> dict[str, Any]:

@@ -7,6 +7,7 @@ the attempt (step and key together) → advance the flow's token → arm only th
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import time
 from collections.abc import Callable
@@ -33,7 +34,13 @@ from functions.domain.signing import Signer
 from functions.domain.timers import EARLY_TOLERANCE, STEP, TimerPayload
 from functions.domain.views import flow_view
 from functions.observability import logger
-from functions.ports import FlowStore, IdempotencyStatus, TimerPort
+from functions.ports import (
+    ConditionFailedError,
+    FlowStore,
+    IdempotencyState,
+    IdempotencyStatus,
+    TimerPort,
+)
 from functions.services.killswitches import KillSwitches
 from functions.services.sender import attempt as send_attempt
 
@@ -171,7 +178,10 @@ class FlowRunner:
         step = flow.definition.steps[index]
         idem = self.store.idempotency(step.idempotency_key)
         if idem is not None and idem.status == IdempotencyStatus.SENT:
-            # Sent before (a replay, or a crash cut the advance short): finish the advance.
+            # Sent before: by this step (a replay, or a crash cut the advance short), or by
+            # another flow reusing the key. The ledger says which; then the flow moves on.
+            if flow.steps[index].status is not StepStatus.SENT:
+                self._mark_sent_elsewhere(flow, index, idem)
             self._continue(flow, index, run=run)
             return _skipped(SkipReason.ALREADY_SENT)
         now = self.clock()
@@ -183,6 +193,18 @@ class FlowRunner:
             self._halt(flow.flow_id, index, StepStatus.SKIPPED, SkipReason.STALE_STATE, run=run)
             return _skipped(SkipReason.STALE_STATE)
         return _skipped(SkipReason.NOT_RUNNING)
+
+    def _mark_sent_elsewhere(self, flow: FlowState, index: int, idem: IdempotencyState) -> None:
+        # ConditionFailedError: this step itself was recorded sent meanwhile; nothing to explain.
+        with contextlib.suppress(ConditionFailedError):
+            self.store.mark_step(
+                flow.flow_id,
+                index,
+                status=StepStatus.SKIPPED,
+                reason=SkipReason.ALREADY_SENT.value,
+                now=self.clock(),
+                detail={"sentBy": {"flowId": idem.flow_id, "stepId": idem.step_id}},
+            )
 
     def _send(self, flow: FlowState, index: int, *, run: int, lease_token: str) -> StepResult:
         step = flow.definition.steps[index]

@@ -115,7 +115,7 @@ def test_a_step_claim_wins_once_and_takes_the_key_in_flight(backend: Adapters) -
     step = backend.flows.get("flow-1").steps[0]
     assert (step.status, step.attempts, step.run) == (StepStatus.IN_FLIGHT, 1, 1)
     assert backend.flows.idempotency(KEY_A) == IdempotencyState(
-        IdempotencyStatus.IN_FLIGHT, T0 + LEASE
+        IdempotencyStatus.IN_FLIGHT, T0 + LEASE, "flow-1", "a"
     )
 
 
@@ -141,13 +141,15 @@ def test_a_second_claim_loses_while_the_lease_lives_and_wins_once_it_expired(
         assert _claim(backend, flow, now=now, token="second") is False
     assert backend.flows.get("flow-1").steps[0].attempts == 1
     assert backend.flows.idempotency(KEY_A) == IdempotencyState(
-        IdempotencyStatus.IN_FLIGHT, T0 + LEASE
+        IdempotencyStatus.IN_FLIGHT, T0 + LEASE, "flow-1", "a"
     )
     # When it is claimed after the lease ended (the first attempt crashed)
     # Then that claim wins with a fresh lease
     assert _claim(backend, flow, now=at(31), token="second") is True
     assert backend.flows.get("flow-1").steps[0].attempts == 2
-    assert backend.flows.idempotency(KEY_A) == IdempotencyState(IdempotencyStatus.IN_FLIGHT, at(61))
+    assert backend.flows.idempotency(KEY_A) == IdempotencyState(
+        IdempotencyStatus.IN_FLIGHT, at(61), "flow-1", "a"
+    )
 
 
 def test_a_claim_on_a_wrong_state_token_loses_and_takes_no_key(backend: Adapters) -> None:
@@ -187,7 +189,7 @@ def test_a_sent_key_makes_every_later_claim_lose_even_of_another_flow(
     flow = _started(backend, key="order-42:email")
     _sent(backend, flow, now=T0)
     assert backend.flows.idempotency("order-42:email") == IdempotencyState(
-        IdempotencyStatus.SENT, None
+        IdempotencyStatus.SENT, None, "flow-1", "a"
     )
     # When the step is claimed again, much later
     # Then it loses
@@ -199,7 +201,7 @@ def test_a_sent_key_makes_every_later_claim_lose_even_of_another_flow(
     step = backend.flows.get("flow-2").steps[0]
     assert (step.status, step.attempts) == (StepStatus.PENDING, 0)
     assert backend.flows.idempotency("order-42:email") == IdempotencyState(
-        IdempotencyStatus.SENT, None
+        IdempotencyStatus.SENT, None, "flow-1", "a"
     )
 
 
@@ -218,7 +220,9 @@ def test_a_retry_key_can_be_claimed_again(backend: Adapters) -> None:
         503,
         "HTTP 503",
     )
-    assert backend.flows.idempotency(KEY_A) == IdempotencyState(IdempotencyStatus.RETRY, None)
+    assert backend.flows.idempotency(KEY_A) == IdempotencyState(
+        IdempotencyStatus.RETRY, None, "flow-1", "a"
+    )
     # When it is claimed again
     # Then the claim wins, a second attempt
     assert _claim(backend, flow, now=at(61), token="lease-2") is True
@@ -236,7 +240,9 @@ def test_record_attempt_succeeds_only_with_the_lease_token(backend: Adapters) ->
     # Then it is refused and nothing changed
     assert recorded is False
     assert backend.flows.get("flow-1") == before
-    assert backend.flows.idempotency(KEY_A) == IdempotencyState(IdempotencyStatus.IN_FLIGHT, at(61))
+    assert backend.flows.idempotency(KEY_A) == IdempotencyState(
+        IdempotencyStatus.IN_FLIGHT, at(61), "flow-1", "a"
+    )
     # When the current holder records SENT
     # Then it is recorded on the step and its key together
     assert _record(backend, flow, token="new", status=StepStatus.SENT, now=at(33)) is True
@@ -247,7 +253,9 @@ def test_record_attempt_succeeds_only_with_the_lease_token(backend: Adapters) ->
         200,
         None,
     )
-    assert backend.flows.idempotency(KEY_A) == IdempotencyState(IdempotencyStatus.SENT, None)
+    assert backend.flows.idempotency(KEY_A) == IdempotencyState(
+        IdempotencyStatus.SENT, None, "flow-1", "a"
+    )
     # And the same lease cannot record twice
     assert _record(backend, flow, token="new", status=StepStatus.FAILED, now=at(34)) is False
 

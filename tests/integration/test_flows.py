@@ -396,3 +396,32 @@ def test_an_over_long_idempotency_key_is_a_400_naming_the_limit(aws: Aws) -> Non
     assert response.status == 400
     assert response.json["error"] == "steps[0].idempotencyKey is 3000 bytes; at most 512"
     assert call("GET", "/v2/flows/long-key", token=aws.token).status == 404
+
+
+def test_a_flow_reusing_sent_keys_shows_each_step_skipped_and_who_sent_it(
+    aws: Aws, receiver: Receiver
+) -> None:
+    # Given a flow whose two steps were sent
+    steps = [
+        {"id": "a", "destination": receiver.url(), "idempotencyKey": "shared:a"},
+        {"id": "b", "destination": receiver.url(), "idempotencyKey": "shared:b"},
+    ]
+    _start(aws, "first", {"stateToken": "t", "steps": steps})
+    clock = FakeClock()
+    while _fire_armed(aws, "first", clock) is not None:
+        pass
+    assert len(receiver.wait_for(2)) == 2
+    # When a second flow reuses the same idempotency keys
+    _start(aws, "second", {"stateToken": "t", "steps": steps})
+    results = []
+    while (result := _fire_armed(aws, "second", clock)) is not None:
+        results.append(result)
+    # Then it sends nothing, and its ledger says each step was already sent, and by whom
+    assert results == [StepResult(skipped=True, reason="already_sent")] * 2
+    assert len(receiver.wait_for(3, timeout=0.5)) == 2
+    flow = _flow(aws, "second")
+    assert flow["status"] == "COMPLETED"
+    assert [(s["status"], s["reason"], s["sentBy"]) for s in flow["steps"]] == [
+        ("SKIPPED", "already_sent", {"flowId": "first", "stepId": "a"}),
+        ("SKIPPED", "already_sent", {"flowId": "first", "stepId": "b"}),
+    ]

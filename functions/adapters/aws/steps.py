@@ -160,7 +160,9 @@ class StepLedger:
             item = IdempotencyItem.get(f"IDEM#{key}", "IDEM", consistent_read=True)
         except IdempotencyItem.DoesNotExist:
             return None
-        return IdempotencyState(IdempotencyStatus(item.status), item.lease_until)
+        return IdempotencyState(
+            IdempotencyStatus(item.status), item.lease_until, item.flow_id, item.step_id
+        )
 
     def record_attempt(
         self,
@@ -231,7 +233,14 @@ class StepLedger:
         return True
 
     def mark_step(
-        self, flow_id: str, index: int, *, status: StepStatus, reason: str, now: datetime
+        self,
+        flow_id: str,
+        index: int,
+        *,
+        status: StepStatus,
+        reason: str,
+        now: datetime,
+        detail: dict[str, Any] | None = None,
     ) -> None:
         """Record why a step sent nothing (skipped: stale, disabled) or was cancelled."""
         with storage_errors(f"mark step {index} of {flow_id}"):
@@ -242,7 +251,9 @@ class StepLedger:
                     StepItem.wake_shard.remove(),
                     StepItem.wake_at.remove(),
                     StepItem.events.set(
-                        StepItem.events.append([entry(now, status.value, None, reason=reason)])
+                        StepItem.events.append(
+                            [entry(now, status.value, None, reason=reason, **(detail or {}))]
+                        )
                     ),
                 ],
                 condition=StepItem.status != StepStatus.SENT.value,

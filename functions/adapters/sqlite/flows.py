@@ -110,9 +110,12 @@ class SqliteFlowStore:
     def idempotency(self, key: str) -> IdempotencyState | None:
         with self.db.read() as db:
             row = db.execute(
-                "SELECT status, lease_until FROM idempotency WHERE key = ?", (key,)
+                "SELECT status, lease_until, flow_id, step_id FROM idempotency WHERE key = ?",
+                (key,),
             ).fetchone()
-        return IdempotencyState(IdempotencyStatus(row[0]), opt_dt(row[1])) if row else None
+        if row is None:
+            return None
+        return IdempotencyState(IdempotencyStatus(row[0]), opt_dt(row[1]), row[2], row[3])
 
     # --- the flow ---------------------------------------------------------------------------
     def create(self, definition: FlowDefinition, *, now: datetime) -> None:
@@ -348,14 +351,21 @@ class SqliteFlowStore:
         return True
 
     def mark_step(
-        self, flow_id: str, index: int, *, status: StepStatus, reason: str, now: datetime
+        self,
+        flow_id: str,
+        index: int,
+        *,
+        status: StepStatus,
+        reason: str,
+        now: datetime,
+        detail: dict[str, Any] | None = None,
     ) -> None:
         with self.db.write() as tx:
             doc = self._step(tx, flow_id, index)
             if doc is None or doc["status"] == StepStatus.SENT.value:
                 raise ConditionFailedError(f"mark step {index} of {flow_id}: condition not met")
             doc.update(status=status.value, reason=reason)
-            doc["events"].append(_event(now, status.value, None, reason=reason))
+            doc["events"].append(_event(now, status.value, None, reason=reason, **(detail or {})))
             self._save_step(tx, flow_id, index, doc, wake_at=None)
 
     # --- inside a transaction ---------------------------------------------------------------
