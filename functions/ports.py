@@ -166,8 +166,13 @@ class MessageStore(Protocol):
         event: Event,
         retried: int,
         next_due: datetime | None = None,
+        follow_ups: tuple[Message, ...] = (),
     ) -> Message:
-        """Record an attempt's outcome; only the lease holder may (ConditionFailedError)."""
+        """Record an attempt's outcome; only the lease holder may (ConditionFailedError).
+
+        `follow_ups` (the attempt's callbacks) are created in the same write, so a crash
+        cannot record the attempt and lose them: once written, they are live work that
+        recovery re-arms if their timer is never armed."""
         ...
 
     def cancel(self, message_id: str, *, now: datetime) -> bool:

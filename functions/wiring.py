@@ -102,7 +102,6 @@ def build(
         clock=clock,
         allow_private=settings.dev_mode,
         allowed_hosts=settings.allowed_hosts,
-        enqueue=messages.enqueue,
     )
     return Graph(
         settings=settings,

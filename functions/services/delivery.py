@@ -40,7 +40,6 @@ class Dispatcher:
     clock: Clock
     allow_private: bool
     allowed_hosts: tuple[str, ...] = ()
-    enqueue: Callable[[Message], None] | None = None
     sleep: Callable[[float], None] = field(default=time.sleep)
     lease: timedelta = timedelta(seconds=timeouts.LEASE_SECONDS)
 
@@ -80,6 +79,7 @@ class Dispatcher:
         result = sent.result
         finished = self.clock()
         decision = decide(message, result, now=finished, refused=sent.refused)
+        callbacks = self._callbacks(message, result, failed=decision.state is MessageState.FAILED)
         self.store.record(
             message.message_id,
             lease_token=lease_token,
@@ -87,6 +87,7 @@ class Dispatcher:
             event=decision.event,
             retried=decision.retried,
             next_due=decision.next_due,
+            follow_ups=callbacks,
         )
         logger.info(
             "attempt recorded",
@@ -99,27 +100,29 @@ class Dispatcher:
         )
         if decision.next_due is not None:
             self.timers.arm(TimerPayload(message.message_id, decision.next_due), now=finished)
-        self._callbacks(message, result, failed=decision.state is MessageState.FAILED)
+        for callback in callbacks:
+            self.timers.arm(TimerPayload(callback.message_id, callback.due_at), now=finished)
         return {
             MessageState.DELIVERED: Outcome.DELIVERED,
             MessageState.RETRY: Outcome.RETRY,
         }.get(decision.state, Outcome.FAILED)
 
-    def _callbacks(self, message: Message, result: AttemptResult, *, failed: bool) -> None:
-        if self.enqueue is None:
-            return
-        for request in callbacks_due(message, failed=failed):
-            self.enqueue(
-                callback_message(
-                    message,
-                    result,
-                    request,
-                    now=self.clock(),
-                    dlq_id=message.message_id if failed else None,
-                    default_retries=message.max_retries,
-                    default_timeout=message.timeout_seconds,
-                )
+    def _callbacks(
+        self, message: Message, result: AttemptResult, *, failed: bool
+    ) -> tuple[Message, ...]:
+        """The callback messages this attempt owes (ids derived from the attempt)."""
+        return tuple(
+            callback_message(
+                message,
+                result,
+                request,
+                now=self.clock(),
+                dlq_id=message.message_id if failed else None,
+                default_retries=message.max_retries,
+                default_timeout=message.timeout_seconds,
             )
+            for request in callbacks_due(message, failed=failed)
+        )
 
     def _headers(self, message: Message) -> dict[str, str]:
         signed = self.signer().headers(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from datetime import timedelta
 from typing import Any
@@ -182,3 +183,36 @@ def test_recovery_reads_only_overdue_items(aws: Aws) -> None:
     assert {t.kind for t in found} == {"message"}
     assert sum(scanned) == 5
     assert len(scanned) == 16
+
+
+@pytest.mark.parametrize("crash_at", ["storing the callback", "arming the callback"])
+def test_a_crash_after_the_record_never_loses_the_callback(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch, crash_at: str
+) -> None:
+    # Given a message with a callback, whose dispatch dies after recording the attempt
+    with Receiver() as app, Receiver() as cb:
+        message_id = publish(aws, app.url(), **{"Upstash-Callback": cb.url("/cb")})
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        sqs.purge_queue(QueueUrl=aws.resources.queue_url)
+        dispatcher = wiring.graph().dispatcher
+
+        def crash(*_: Any, **__: Any) -> Any:
+            raise CrashError(crash_at)
+
+        if crash_at == "storing the callback":
+            monkeypatch.setattr(MessageStore, "create", crash)
+        else:
+            monkeypatch.setattr(dispatcher.timers, "arm", crash)
+        due = wiring.graph().message_store.get(message_id).due_at
+        with contextlib.suppress(CrashError):
+            dispatcher.handle(TimerPayload(message_id, due))
+        monkeypatch.undo()
+        assert len(app.wait_for(1)) == 1
+        assert wiring.graph().message_store.get(message_id).state.value == "DELIVERED"
+        # When the sweeper runs a minute later and the queue is drained
+        _recover_later(61)
+        _drain(aws)
+        # Then the callback, written with the attempt's record, is delivered, once
+        (callback,) = cb.wait_for(1)
+        assert len(cb.wait_for(2, timeout=0.5)) == 1
+    assert callback.path == "/cb"

@@ -244,8 +244,10 @@ class MessageStore:
         event: Event,
         retried: int,
         next_due: datetime | None = None,
+        follow_ups: tuple[Message, ...] = (),
     ) -> Message:
-        """Record an attempt's outcome; only the holder of the lease may."""
+        """Record an attempt's outcome; only the holder of the lease may. Its callbacks
+        (`follow_ups`) are created in the same transaction."""
         actions: list[Action] = [
             MessageItem.state.set(state.value),
             MessageItem.retried.set(retried),
@@ -265,9 +267,19 @@ class MessageStore:
             MessageItem.lease_token == lease_token
         )
         item = MessageItem(_pk(message_id), _SK)
-        with storage_errors(f"record {message_id}"):
-            item.update(actions=actions, condition=condition)
-        return to_message(item)
+        if not follow_ups:
+            with storage_errors(f"record {message_id}"):
+                item.update(actions=actions, condition=condition)
+            return to_message(item)
+        # With callbacks: one transaction, so the attempt is never recorded without them.
+        try:
+            with TransactWrite(connection=MessageItem._get_connection().connection) as tx:
+                tx.update(item, actions, condition)
+                for follow_up in follow_ups:
+                    tx.save(message_item(follow_up), condition=MessageItem.pk.does_not_exist())
+        except TransactWriteError as exc:
+            raise ConditionFailedError(f"record {message_id}: condition not met") from exc
+        return self.get(message_id)
 
     def cancel(self, message_id: str, *, now: datetime) -> bool:
         """Cancel a pending message. True if this call cancelled it, False if it already was."""

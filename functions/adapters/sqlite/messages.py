@@ -128,6 +128,7 @@ class SqliteMessageStore:
         event: Event,
         retried: int,
         next_due: datetime | None = None,
+        follow_ups: tuple[Message, ...] = (),
     ) -> Message:
         with self.db.write() as tx:
             current = self._locked(tx, message_id)
@@ -160,6 +161,11 @@ class SqliteMessageStore:
                 self._save(tx, recorded, wake_at=to_us(next_due))
             else:
                 self._save(tx, recorded)
+            for follow_up in follow_ups:
+                try:
+                    tx.execute(INSERT_MESSAGE, message_row(follow_up))
+                except sqlite3.IntegrityError as exc:
+                    raise ConditionFailedError(f"record {message_id}: callback exists") from exc
         return recorded
 
     def cancel(self, message_id: str, *, now: datetime) -> bool:
