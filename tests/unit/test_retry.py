@@ -82,10 +82,23 @@ def test_expression_delay_is_capped_at_one_day(expression: str, retried: int) ->
     assert retry_delay(retried=retried, expression=expression) == ONE_DAY
 
 
-@pytest.mark.parametrize(("expression", "retried"), [("pow(10, retried)", 19), ("1e400", 0)])
+@pytest.mark.parametrize(
+    ("expression", "retried"), [("pow(10, retried)", 19), ("exp(retried * 50)", 13)]
+)
 def test_huge_expression_delay_is_capped_at_one_day(expression: str, retried: int) -> None:
     assert validate_retry_delay(expression) == expression
     assert retry_delay(retried=retried, expression=expression) == ONE_DAY
+
+
+@pytest.mark.parametrize(
+    ("retried", "seconds"),
+    [(0, 60), (1, 120), (2, 240), (3, 480), (4, 960), (5, 1920), (6, 3600), (7, 3600), (19, 3600)],
+)
+def test_doubling_ladder_from_a_minute_capped_at_an_hour(retried: int, seconds: int) -> None:
+    # Scenario 2: 60 s, 120 s, 240 s … then one hour per retry.
+    expression = "min(3600000, 60000 * pow(2, retried))"
+    assert validate_retry_delay(expression) == expression
+    assert retry_delay(retried=retried, expression=expression) == timedelta(seconds=seconds)
 
 
 def test_expression_that_breaks_at_delivery_falls_back_to_the_default() -> None:
@@ -99,7 +112,15 @@ def test_expression_that_breaks_at_delivery_falls_back_to_the_default() -> None:
 
 @pytest.mark.parametrize(
     "expression",
-    ["1000", "1000 * (1 + retried)", "pow(2, retried)", "max(10, pow(2, retried))", "0"],
+    [
+        "1000",
+        "1000 * (1 + retried)",
+        "pow(2, retried)",
+        "pow(2, retried) * 1000",
+        "max(10, pow(2, retried))",
+        "min(3600000, 60000 * pow(2, retried))",
+        "0",
+    ],
 )
 def test_valid_expressions_are_returned_unchanged(expression: str) -> None:
     assert validate_retry_delay(expression) == expression
@@ -119,6 +140,7 @@ def test_valid_expressions_are_returned_unchanged(expression: str) -> None:
         ("-1000", "gives a negative delay"),
         ("1000 - 500 * retried", "gives a negative delay"),
         ("1" * 300, "longer than 256 characters"),
+        ("1e400", r"numbers are limited to ±1000000000"),
     ],
 )
 def test_unsafe_or_invalid_expressions_are_rejected(expression: str, why: str) -> None:
