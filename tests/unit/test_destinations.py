@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 import pytest
 
+from functions.domain import destinations
 from functions.domain.errors import DestinationRefusedError
 from functions.services.sender import check_destination
 
@@ -77,3 +80,41 @@ def test_shared_address_space_is_refused() -> None:
 def test_invalid_port_is_a_refusal() -> None:
     with pytest.raises(DestinationRefusedError):
         check_destination("http://93.184.216.34:99999/", allow_private=False)
+
+
+@pytest.mark.parametrize(
+    ("address", "reason"),
+    [
+        ("::ffff:127.0.0.1", "an IPv4-mapped address embedding 127.0.0.1, a loopback address"),
+        ("::127.0.0.1", "an IPv4-compatible address embedding 127.0.0.1, a loopback address"),
+        ("64:ff9b::a9fe:a9fe", "a NAT64 address embedding 169.254.169.254, a cloud metadata"),
+        ("64:ff9b:1::5db8:d822", "a local-use NAT64 address"),
+        ("2002:0a00:0001::1", "a 6to4 address embedding 10.0.0.1, a private or reserved"),
+        ("2001:0:5db8:d822::80ff:fffe", "a Teredo address embedding 127.0.0.1, a loopback"),
+        ("2002:6440:1::", "a 6to4 address embedding 100.64.0.1, a private or reserved"),
+        ("fec0::1", "a site-local address"),
+        ("::", "a private or reserved address"),
+        ("::1", "a loopback address"),
+    ],
+)
+def test_ipv6_forms_embedding_an_internal_ipv4_address_are_refused(
+    address: str, reason: str
+) -> None:
+    # Python 3.11 calls several of these global (::7f00:1, 64:ff9b::/96, 2002::/16)
+    found = destinations.refusal(ipaddress.ip_address(address))
+    assert found is not None
+    assert found.startswith(reason)
+
+
+@pytest.mark.parametrize(
+    "address", ["::ffff:93.184.216.34", "64:ff9b::5db8:d822", "2002:5db8:d822::1"]
+)
+def test_ipv6_forms_embedding_a_public_ipv4_address_may_be_called(address: str) -> None:
+    # DNS64 answers 64:ff9b::/96 for IPv4-only names on an IPv6-only network
+    assert destinations.refusal(ipaddress.ip_address(address)) is None
+
+
+def test_public_destination_returns_the_address_to_connect_to() -> None:
+    assert check_destination("http://93.184.216.34:8080/", allow_private=False) == (
+        ipaddress.ip_address("93.184.216.34")
+    )
