@@ -48,10 +48,6 @@ class Graph:
     def message_store(self) -> MessageStore:
         return self.adapters.messages
 
-    def signer(self) -> Signer:
-        """A signer over the current keys (the key source caches them)."""
-        return Signer(self.adapters.keys.signing_keys())
-
     def arm(self, payload: TimerPayload, now: datetime) -> None:
         self.adapters.arm(payload, now)
 

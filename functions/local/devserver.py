@@ -102,7 +102,7 @@ class DevServer:
         """Pay the cold start once, before the first timer: on AWS the SQS delay's rounding-down
         leaves up to a second of slack for it; here the first delivery should not need it."""
         graph = wiring.graph()
-        graph.signer()
+        graph.dispatcher.signer()
         graph.message_store.find("warm-up")
 
     def stop(self) -> None:

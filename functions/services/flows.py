@@ -229,49 +229,34 @@ class FlowRunner:
             now=now,
             refused=sent.refused,
         )
-        if judgement.verdict is Verdict.DELIVERED:
-            recorded = self.store.record_attempt(
-                flow.flow_id,
-                index,
-                step=step,
-                lease_token=lease_token,
-                status=StepStatus.SENT,
-                now=now,
-                response_status=result.status,
-                error=None,
-            )
-            if recorded:
-                self._continue(flow, index, run=run)
-            logger.info("step sent", extra={"flow_id": flow.flow_id, "step_id": step.step_id})
-            return StepResult()
-        if judgement.verdict is Verdict.RETRY and judgement.next_due is not None:
-            retry_at = judgement.next_due
-            if self.store.record_attempt(
-                flow.flow_id,
-                index,
-                step=step,
-                lease_token=lease_token,
-                status=StepStatus.RETRY,
-                now=now,
-                response_status=result.status,
-                error=result.error,
-                retry_at=retry_at,
-            ):
-                self.timers.arm(
-                    TimerPayload(step_target(flow.flow_id, run, index), retry_at, kind=STEP),
-                    now=now,
-                )
-            return StepResult(ok=False, reason="retrying", error=result.error)
-        self.store.record_attempt(
+        status = {Verdict.DELIVERED: StepStatus.SENT, Verdict.RETRY: StepStatus.RETRY}.get(
+            judgement.verdict, StepStatus.FAILED
+        )
+        recorded = self.store.record_attempt(
             flow.flow_id,
             index,
             step=step,
             lease_token=lease_token,
-            status=StepStatus.FAILED,
+            status=status,
             now=now,
             response_status=result.status,
             error=result.error,
+            retry_at=judgement.next_due,
         )
+        if status is StepStatus.SENT:
+            if recorded:
+                self._continue(flow, index, run=run)
+            logger.info("step sent", extra={"flow_id": flow.flow_id, "step_id": step.step_id})
+            return StepResult()
+        if status is StepStatus.RETRY and judgement.next_due is not None:
+            if recorded:
+                self.timers.arm(
+                    TimerPayload(
+                        step_target(flow.flow_id, run, index), judgement.next_due, kind=STEP
+                    ),
+                    now=now,
+                )
+            return StepResult(ok=False, reason="retrying", error=result.error)
         self.store.set_status(
             flow.flow_id, FlowStatus.FAILED, reason=f"step {step.step_id} failed", run=run, now=now
         )
