@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -57,15 +57,19 @@ def _unexpected(error: Exception) -> Response[Any]:
 def _no_route(_: Exception) -> Response[Any]:
     event = app.current_event
     # A known path with another method is a 405, not a 404.
-    other_methods = [
-        r for r in app._static_routes + app._dynamic_routes if r.rule.match(event.path)
-    ]
-    error: DuetimeError = (
-        MethodNotAllowedError(f"method {event.http_method} is not allowed on {event.path}")
-        if other_methods
-        else NotFoundError(f"no route for {event.http_method} {event.path}")
+    allowed = sorted(
+        {r.method for r in app._static_routes + app._dynamic_routes if r.rule.match(event.path)}
     )
-    return json_response(error.status_code, {"error": str(error)})
+    if not allowed:
+        missing = NotFoundError(f"no route for {event.http_method} {event.path}")
+        return json_response(missing.status_code, {"error": str(missing)})
+    refused = MethodNotAllowedError(f"method {event.http_method} is not allowed on {event.path}")
+    return Response(
+        status_code=refused.status_code,
+        content_type=content_types.APPLICATION_JSON,
+        body={"error": str(refused)},
+        headers={"Allow": ", ".join(allowed)},
+    )
 
 
 app.prepare()

@@ -51,6 +51,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     dev.add_argument("--workers", type=int, default=None, help="concurrent deliveries")
     dev.add_argument(
+        "--allowed-hosts",
+        default="",
+        metavar="HOST[,HOST...]",
+        help="deliver only to these hosts (e.g. 127.0.0.1,localhost); publish refuses others",
+    )
+    dev.add_argument(
         "--quiet", action="store_true", help="print warnings only, not a line per request"
     )
     # Shrink the SQS horizon to push near-term messages through the EventBridge path (benchmarks).
@@ -122,6 +128,10 @@ def _dev(args: argparse.Namespace) -> int:
     return 0
 
 
+def _hosts(listed: str) -> tuple[str, ...]:
+    return tuple(h.strip().lower() for h in listed.split(",") if h.strip())
+
+
 def _dev_server(args: argparse.Namespace, keys: SigningKeys) -> EmbeddedServer | DevServer:
     # The servers are imported only when asked for: `duetime --help` stays quick.
     if args.aws_emulation:
@@ -136,6 +146,7 @@ def _dev_server(args: argparse.Namespace, keys: SigningKeys) -> EmbeddedServer |
             workers=args.workers or 8,
             sqs_horizon_seconds=args.sqs_horizon_seconds,
             eventbridge_lead_seconds=args.eventbridge_lead_seconds,
+            allowed_hosts=_hosts(args.allowed_hosts),
         )
     from functions.local.embedded import EmbeddedServer  # noqa: PLC0415
 
@@ -146,6 +157,7 @@ def _dev_server(args: argparse.Namespace, keys: SigningKeys) -> EmbeddedServer |
         keys=keys,
         db_path=args.db,
         workers=args.workers or 16,
+        allowed_hosts=_hosts(args.allowed_hosts),
     )
 
 

@@ -33,6 +33,7 @@ class DevServer:
     workers: int = 8
     sqs_horizon_seconds: int = 900
     eventbridge_lead_seconds: int = 120
+    allowed_hosts: tuple[str, ...] = ()
     recover_every_seconds: float = 60.0
     resources: LocalResources | None = field(default=None, init=False)
     _http: ThreadingHTTPServer | None = field(default=None, init=False)
@@ -54,6 +55,7 @@ class DevServer:
         os.environ.update(self.resources.environment(token=self.token))
         os.environ["DUETIME_SQS_HORIZON_SECONDS"] = str(self.sqs_horizon_seconds)
         os.environ["DUETIME_EVENTBRIDGE_LEAD_SECONDS"] = str(self.eventbridge_lead_seconds)
+        os.environ["DUETIME_ALLOWED_HOSTS"] = ",".join(self.allowed_hosts)
         settings = Settings.from_env()
         wiring.install(wiring.build(settings, aws_adapters(settings)))
         # Imported after the environment is set: handlers read it once, as on a cold start.

@@ -52,6 +52,7 @@ class EmbeddedServer:
     keys: SigningKeys = DEV_SIGNING_KEYS
     db_path: str | None = None
     workers: int = 16
+    allowed_hosts: tuple[str, ...] = ()  # empty: any host the SSRF guard lets through
     recover_every_seconds: float = 60.0
     _engine: _Engine | None = field(default=None, init=False)
 
@@ -80,7 +81,8 @@ class EmbeddedServer:
                 max_connections=self.workers * 2, max_keepalive_connections=self.workers
             )
         )
-        graph = wiring.build(Settings(dev_mode=True), adapters, http=client)
+        settings = Settings(dev_mode=True, allowed_hosts=self.allowed_hosts)
+        graph = wiring.build(settings, adapters, http=client)
         wiring.install(graph)
         # Imported once the graph is installed: the handler module builds its resolver once.
         from functions.handlers import schedule  # noqa: PLC0415

@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, cast
 from urllib.parse import parse_qsl
 
@@ -23,6 +24,10 @@ Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 RequestLog = Callable[[str, str, int, float], None]
 
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
+# The API's description, served without a token (it holds nothing secret) so tools such as
+# schemathesis or an SDK generator can read it from the running server. From a checkout only.
+SPEC_PATH = "/openapi.yaml"
+SPEC_FILE = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
 
 
 def http_api_event(
@@ -167,6 +172,10 @@ class _Request(BaseHTTPRequestHandler):
         body = self._read_body()
         if body is None:
             return
+        if self.command in {"GET", "HEAD"} and self.path == SPEC_PATH and SPEC_FILE.is_file():
+            self._log(200, started)
+            self._respond(200, [("Content-Type", "application/yaml")], SPEC_FILE.read_bytes())
+            return
         headers: dict[str, str] = {}
         for name, value in self.headers.items():
             key = name.lower()
@@ -199,9 +208,13 @@ class _Request(BaseHTTPRequestHandler):
     # OPTIONS to the integration like any other method (the resolver answers 404/405 JSON).
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _invoke  # noqa: N815
 
-    # Other methods (BREW, PROPFIND...) never reach the function: no HTTP API route can name
-    # them. What API Gateway itself answers is not documented (unverified); here they get
-    # http.server's 501 Not Implemented, as JSON like every other error.
+    def __getattr__(self, name: str) -> Any:
+        # Any other method (TRACE, QUERY, BREW...) reaches the function as well, which answers
+        # a JSON 405 with Allow on a known path and 404 elsewhere: a refusal, not http.server's
+        # 501 "server error". What API Gateway itself answers for them is undocumented.
+        if name.startswith("do_"):
+            return self._invoke
+        raise AttributeError(name)
 
     def _read_body(self) -> bytes | None:
         """The request body, or None once an error has been answered instead."""

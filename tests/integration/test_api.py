@@ -206,7 +206,14 @@ def test_unknown_message_is_404(aws: Aws) -> None:
 def test_wrong_method_on_a_known_path_is_405(aws: Aws) -> None:
     response = call("PUT", "/v2/messages/msg_x", token=aws.token)
     assert response.status == 405
-    assert "PUT" in response.json["error"]
+    assert response.json == {"error": "method PUT is not allowed on /v2/messages/msg_x"}
+    assert response.headers["Allow"] == "DELETE, GET"
+
+
+def test_a_method_no_route_has_is_405_with_allow(aws: Aws) -> None:
+    response = call("TRACE", "/v2/dlq", token=aws.token)
+    assert response.status == 405
+    assert response.headers["Allow"] == "DELETE, GET"
 
 
 def test_unknown_route_is_404_json(aws: Aws) -> None:

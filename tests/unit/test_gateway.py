@@ -18,7 +18,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from functions.local.gateway import GatewayServer, Handler, RequestLog, http_api_event, serve
+from functions.local.gateway import (
+    SPEC_FILE,
+    GatewayServer,
+    Handler,
+    RequestLog,
+    http_api_event,
+    serve,
+)
 
 
 def event(raw_target: str, body: bytes = b"", method: str = "POST") -> dict[str, Any]:
@@ -193,6 +200,16 @@ def test_head_answers_headers_only_and_keeps_the_connection_usable() -> None:
         connection.close()
 
 
+@pytest.mark.parametrize("method", ["TRACE", "QUERY", "BREW", "CONNECT"])
+def test_any_other_method_goes_to_the_handler_too(method: str) -> None:
+    with running(echo) as server:
+        code, _, body = raw(
+            server, f"{method} /v2/pot HTTP/1.1\r\nConnection: close\r\n\r\n".encode()
+        )
+    assert code == 200
+    assert json.loads(body) == {"method": method}
+
+
 def test_options_goes_to_the_handler_like_any_method() -> None:
     def no_route(event: dict[str, Any], _: Any) -> dict[str, Any]:
         method = event["requestContext"]["http"]["method"]
@@ -218,7 +235,6 @@ def test_a_failing_handler_answers_500_json() -> None:
 @pytest.mark.parametrize(
     ("request_bytes", "status", "error"),
     [
-        (b"BREW /v2/pot HTTP/1.1\r\nHost: x\r\n\r\n", 501, "Unsupported method ('BREW')"),
         (b"GET /v2/x HTTP/9.9\r\nHost: x\r\n\r\n", 505, "Invalid HTTP version (9.9)"),
         (b"GET /v2/x HTTP/x\r\n\r\n", 400, "Bad request version ('HTTP/x')"),
         (b"GET /v2/x HTTP/1.1\r\n" + b"X: 1\r\n" * 101 + b"\r\n", 431, "Too many headers"),
@@ -254,10 +270,10 @@ def test_log_request_hears_every_answer_without_the_query() -> None:
 
     with running(echo, log) as server:
         httpx.post(url(server, "/v2/publish/x?qstash_token=secret"), content=b"hi", timeout=10)
-        raw(server, b"BREW /v2/pot HTTP/1.1\r\n\r\n")
+        raw(server, b"GET /v2/x HTTP/9.9\r\n\r\n")
     assert [line[:3] for line in lines] == [
         ("POST", "/v2/publish/x", 200),
-        ("BREW", "/v2/pot", 501),
+        ("-", "-", 505),
     ]
     assert all(line[3] >= 0 for line in lines)
 
@@ -304,3 +320,12 @@ def test_close_lets_the_request_in_progress_finish() -> None:
     assert connection.sock is not None
     assert connection.sock.recv(1) == b""
     connection.close()
+
+
+def test_the_api_description_is_served_without_a_token() -> None:
+    with running(echo) as server:
+        response = httpx.get(url(server, "/openapi.yaml"), timeout=10)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/yaml"
+    assert response.content == SPEC_FILE.read_bytes()
+    assert b"openapi: 3.1.0" in response.content

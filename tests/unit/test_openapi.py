@@ -46,3 +46,16 @@ def test_every_documented_route_is_served() -> None:
         ("post", "/v2/schedules/{schedule_id}/resume"),
     }
     assert documented - aliases - _served() == set()
+
+
+def test_every_operation_documents_the_refusals_any_route_can_give() -> None:
+    """Every route needs the token (401), sits behind the 10 MB gateway limit (413), and
+    reads storage (503); schemathesis (tests/e2e/test_api_spec.py) checks the rest live."""
+    spec = yaml.safe_load(SPEC.read_text())
+    missing = {
+        f"{method.upper()} {path}": sorted({"401", "413", "503"} - set(operation["responses"]))
+        for path, item in spec["paths"].items()
+        for method, operation in item.items()
+        if method in {"get", "post", "put", "patch", "delete"}
+    }
+    assert {op: codes for op, codes in missing.items() if codes} == {}
