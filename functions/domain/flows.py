@@ -19,14 +19,16 @@ from enum import StrEnum
 from typing import Any
 
 from functions.domain.durations import parse_duration
-from functions.domain.errors import ValidationError
+from functions.domain.errors import PayloadTooLargeError, ValidationError
 from functions.domain.forwarding import check_forwarded
+from functions.domain.limits import MAX_URL_BYTES, check_bytes, check_headers
 from functions.domain.publish import MAX_RETRIES, METHODS, Headers, require_http_url
 from functions.domain.retry import validate_retry_delay
 
 _ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 MAX_STEPS = 50
 MAX_IDEMPOTENCY_KEY_BYTES = 512
+MAX_DEFINITION_BYTES = 256 * 1024
 
 
 class FlowStatus(StrEnum):
@@ -135,6 +137,11 @@ def check_id(value: str, what: str) -> str:
     return value
 
 
+def _stored_bytes(step: StepDefinition) -> int:
+    headers = sum(len(k.encode()) + len(v.encode()) for k, v in step.headers.items())
+    return len(step.destination.encode()) + headers + len(step.body)
+
+
 def parse_flow(
     flow_id: str, body: dict[str, Any] | None, *, default_retries: int
 ) -> FlowDefinition:
@@ -155,6 +162,13 @@ def parse_flow(
     ids = [s.step_id for s in steps]
     if len(set(ids)) != len(ids):
         raise ValidationError("step ids must be unique within a flow")
+    size = sum(_stored_bytes(s) for s in steps)
+    if size > MAX_DEFINITION_BYTES:
+        # One storage item holds the whole definition (DynamoDB: 400 KB).
+        raise PayloadTooLargeError(
+            f"the steps' destinations, headers and bodies are {size} bytes; "
+            f"at most {MAX_DEFINITION_BYTES} in one flow"
+        )
     return FlowDefinition(flow_id=flow_id, state_token=token, steps=steps)
 
 
@@ -165,6 +179,7 @@ def _parse_step(
         raise ValidationError(f"{where} must be a JSON object")
     step_id = check_id(str(_text(raw, "id", where)), f"{where}.id")
     destination = str(_text(raw, "destination", where))
+    check_bytes(destination, field=f"{where}.destination", limit=MAX_URL_BYTES)
     require_http_url(destination, f"{where}.destination")
     method = str(raw.get("method") or "POST").upper()
     if method not in METHODS:
@@ -175,6 +190,7 @@ def _parse_step(
     ):
         raise ValidationError(f"{where}.headers must be an object of strings")
     headers = check_forwarded(headers, field=f"{where}.headers.")
+    check_headers(headers, field=f"{where}.headers")
     body = raw.get("body")
     # A string is sent as is; anything else as JSON.
     payload = (

@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
+from functions.domain.limits import kept_body, kept_error, kept_headers
 from functions.domain.messages import Event, EventState, Message, MessageState
 from functions.domain.retry import retry_delay, server_requested_delay
 
@@ -87,9 +88,10 @@ def decide(
         at=now,
         attempt=message.retried,
         response_status=result.status,
-        response_headers=result.headers or None,
-        response_body=result.body or None,
-        error=result.error,
+        # A bounded part of the response, so every retry's event fits the message's item.
+        response_headers=kept_headers(result.headers),
+        response_body=kept_body(result.body, retried=False),
+        error=kept_error(result.error),
     )
     judgement = judge(
         result,
@@ -107,6 +109,11 @@ def decide(
     return Decision(
         MessageState.RETRY,
         message.retried + 1,
-        replace(event, state=EventState.ERROR, next_delivery_at=judgement.next_due),
+        replace(
+            event,
+            state=EventState.ERROR,
+            response_body=kept_body(result.body, retried=True),
+            next_delivery_at=judgement.next_due,
+        ),
         next_due=judgement.next_due,
     )

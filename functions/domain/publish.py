@@ -19,6 +19,13 @@ from functions.domain.destinations import check_allowed_host
 from functions.domain.durations import parse_duration
 from functions.domain.errors import DestinationRefusedError, PayloadTooLargeError, ValidationError
 from functions.domain.forwarding import check_forwarded
+from functions.domain.limits import (
+    MAX_DEDUPLICATION_ID_BYTES,
+    MAX_LABEL_BYTES,
+    MAX_URL_BYTES,
+    check_bytes,
+    check_headers,
+)
 from functions.domain.messages import Message, new_message_id
 from functions.domain.retry import validate_retry_delay
 
@@ -122,10 +129,18 @@ def parse_publish(
         raise ValidationError(
             f"Upstash-Method must be one of {', '.join(sorted(METHODS))}, got {method!r}"
         )
+    check_bytes(destination, field="the destination URL", limit=MAX_URL_BYTES)
     forward = check_forwarded(h.with_prefix(_FORWARD), field="Upstash-Forward-")
     content_type = h.get("Content-Type")
     if content_type:
         forward["content-type"] = content_type
+    check_headers(forward, field="Upstash-Forward-*")
+    check_bytes(h.get("Upstash-Label"), field="Upstash-Label", limit=MAX_LABEL_BYTES)
+    check_bytes(
+        h.get("Upstash-Deduplication-Id"),
+        field="Upstash-Deduplication-Id",
+        limit=MAX_DEDUPLICATION_ID_BYTES,
+    )
     return Message(
         message_id=new_message_id(),
         url=destination,
@@ -180,6 +195,7 @@ def _callback_settings(raw: dict[str, str], prefix: str) -> dict[str, object]:
         raise ValidationError(f"{field}-Method must be one of {', '.join(sorted(METHODS))}")
     if forward:
         settings["headers"] = check_forwarded(forward, field=f"{field}-")
+        check_headers(forward, field=f"{field}-*")
     return settings
 
 
@@ -242,5 +258,6 @@ def _timeout(value: str | None, *, field: str = "Upstash-Timeout") -> int:
 def _optional_url(value: str | None, field: str) -> str | None:
     if value is None:
         return None
+    check_bytes(value, field=field, limit=MAX_URL_BYTES)
     require_http_url(value, field)
     return value

@@ -29,6 +29,7 @@ from functions.domain.flows import (
     parse_step_target,
     step_target,
 )
+from functions.domain.limits import kept_error
 from functions.domain.outcomes import Verdict, judge
 from functions.domain.signing import Signer
 from functions.domain.timers import EARLY_TOLERANCE, STEP, TimerPayload
@@ -240,7 +241,7 @@ class FlowRunner:
             status=status,
             now=now,
             response_status=result.status,
-            error=result.error,
+            error=kept_error(result.error),
             retry_at=judgement.next_due,
         )
         if status is StepStatus.SENT:
