@@ -5,7 +5,9 @@ moto checks a condition and then writes without a lock, so two threads can both 
 `attribute_not_exists`. duetime's leases and idempotency keys depend on that never happening;
 the dev server and the tests run handlers on many threads, so the writes are serialised here.
 moto's query and scan also iterate the table's dict while another thread may insert into it
-("dictionary changed size during iteration"), so reads take the same lock.
+("dictionary changed size during iteration"), so reads take the same lock. And moto's request
+handler deep-copies a live item outside the backend (update_item's ReturnValues copy) while
+another thread may update it, so each DynamoDB request is handled under the lock as a whole.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.responses import DynamoHandler
 
 _WRITE_LOCK = threading.RLock()
 _WRITES = ("put_item", "update_item", "delete_item", "transact_write_items")
@@ -34,7 +37,8 @@ def _serialised(method: Callable[..., Any]) -> Callable[..., Any]:
 
 def install() -> None:
     """Idempotent: wrap each write and read method of moto's DynamoDB backend once."""
-    for name in _WRITES + _READS:
-        method = getattr(DynamoDBBackend, name)
+    targets = [(DynamoDBBackend, name) for name in _WRITES + _READS]
+    for owner, name in [*targets, (DynamoHandler, "call_action")]:
+        method = getattr(owner, name)
         if not getattr(method, "__duetime_atomic__", False):
-            setattr(DynamoDBBackend, name, _serialised(method))
+            setattr(owner, name, _serialised(method))

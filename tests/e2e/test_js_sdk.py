@@ -45,3 +45,29 @@ def test_js_sdk_publishes_reads_back_and_cancels(
     assert json.loads(request.body) == {"from": "js"}
     assert request.headers["Upstash-Message-Id"] == result["delivered"]["messageId"]
     assert len(receiver.wait_for(2, timeout=1.0)) == 1
+
+
+def test_js_sdk_dev_mode_finds_duetime_dev_and_verifies_its_deliveries(
+    dev: DevProcess, node_modules: Path
+) -> None:
+    # Given an app with QSTASH_DEV=1 and no URL, token or signing keys of its own
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QSTASH_")}
+    env |= {"QSTASH_DEV": "1", "QSTASH_DEV_PORT": dev.url.rsplit(":", 1)[1]}
+    # When it publishes with `new Client()` and verifies with `new Receiver()`
+    run = subprocess.run(  # noqa: S603 - node from PATH and our own script
+        [str(shutil.which("node")), "devmode.mjs"],
+        cwd=JS_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    # Then the SDK took duetime dev for its dev server (no binary download, nothing refused),
+    # the message was delivered, and the SDK's own dev keys verify duetime's signature
+    assert run.returncode == 0, run.stderr + run.stdout
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    assert result["published"]["messageId"].startswith("msg_")
+    assert json.loads(result["body"]) == {"from": "dev-mode"}
+    assert result["verified"] is True
+    assert "Server already running" in run.stdout + run.stderr
