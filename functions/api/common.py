@@ -65,6 +65,13 @@ def json_body(event: APIGatewayProxyEventV2) -> dict[str, Any] | None:
         raise ValidationError(f"body is not valid JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise ValidationError("body must be a JSON object")
+    try:
+        # JSON may escape a lone surrogate ("\ud800"), which no store or request can carry.
+        json.dumps(data, ensure_ascii=False).encode()
+    except UnicodeEncodeError as exc:
+        raise ValidationError(
+            "body holds a string that is not valid Unicode (a lone surrogate)"
+        ) from exc
     return data
 
 

@@ -126,6 +126,18 @@ def _text(data: dict[str, Any], key: str, where: str, *, required: bool = True) 
         return None
     if not isinstance(value, str) or not value.strip():
         raise ValidationError(f"{where}.{key} must be a non-empty string")
+    return _unicode(value, f"{where}.{key}")
+
+
+def _unicode(value: str, what: str) -> str:
+    """JSON may escape a lone surrogate (`"\\ud800"`), which no UTF-8 store or request can
+    carry: before this check it raised UnicodeEncodeError, a 500 (tests/property found it)."""
+    try:
+        value.encode()
+    except UnicodeEncodeError as exc:
+        raise ValidationError(
+            f"{what} is not valid Unicode (a lone surrogate at position {exc.start})"
+        ) from exc
     return value
 
 
@@ -189,9 +201,14 @@ def _parse_step(
         isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
     ):
         raise ValidationError(f"{where}.headers must be an object of strings")
+    for name, value in headers.items():
+        _unicode(name, f"{where}.headers")
+        _unicode(value, f"{where}.headers.{name}")
     headers = check_forwarded(headers, field=f"{where}.headers.")
     check_headers(headers, field=f"{where}.headers")
     body = raw.get("body")
+    if isinstance(body, str):
+        _unicode(body, f"{where}.body")
     # A string is sent as is; anything else as JSON.
     payload = (
         b""

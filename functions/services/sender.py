@@ -11,7 +11,7 @@ import httpx
 
 from functions.domain.destinations import IPAddress, check_allowed_host, refusal
 from functions.domain.errors import DestinationRefusedError
-from functions.domain.forwarding import header_bytes, writable
+from functions.domain.forwarding import header_bytes, unwritable
 from functions.domain.outcomes import AttemptResult
 
 # Responses are kept for the event log and DLQ; DynamoDB items are capped at 400 KB.
@@ -38,10 +38,12 @@ def send(
     With `connect_to`, the connection goes to that address (the one the SSRF guard checked)
     instead of a second resolution of the URL's host, which DNS rebinding could point
     elsewhere; the Host header, TLS SNI and the certificate check keep the URL's host."""
-    unwritable = [name for name, value in headers.items() if not writable(name, value)]
-    if unwritable:
+    problems = [(name, unwritable(name, value)) for name, value in headers.items()]
+    refused = [(name, problem) for name, problem in problems if problem]
+    if refused:
         # Stored before publish checked this; no retry can send it, so it fails at once.
-        why = f"request cannot be built: header {unwritable[0]!r} holds a line break or NUL"
+        name, problem = refused[0]
+        why = f"request cannot be built: header {name!r} {problem}"
         return AttemptResult(None, {}, "", why, sendable=False)
     try:
         request = httpx.Request(
