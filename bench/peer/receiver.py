@@ -2,9 +2,12 @@
 
 Every POST is answered 200 at once and recorded as (key, arrival time) where the key is the
 "k" of its JSON body. `GET /_records?prefix=P` returns the records whose key starts with P,
-`GET /_count?prefix=P` how many distinct keys they carry. A hand-rolled parser (not
-http.server) so the receiver is never the bottleneck: keep-alive, TCP_NODELAY, no thread per
-connection, and its own process so it never competes for the client's GIL.
+`GET /_count?prefix=P` how many distinct keys they carry. A POST whose path starts with
+`/fail/N/` is answered 500 the first N times for its key (counted per key) and 200 after; the
+500s are kept apart, in `GET /_failures?prefix=P`, so the records stay the 2xx answers. A
+hand-rolled parser (not http.server) so the receiver is never the bottleneck: keep-alive,
+TCP_NODELAY, no thread per connection, and its own process so it never competes for the
+client's GIL.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 
 _OK = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n"
+_FAIL = b"HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain\r\nContent-Length: 4\r\n"
+_FAIL_PREFIX = "/fail/"
 _MAX_HEAD = 65536
 
 
@@ -29,9 +34,14 @@ _MAX_HEAD = 65536
 class _Store:
     records: list[tuple[str, float]] = field(default_factory=list)
     unkeyed: int = 0  # POSTs whose body had no "k": never expected, reported as such
+    failures: list[tuple[str, float]] = field(default_factory=list)  # the /fail/N/ 500s
+    failed_per_key: dict[str, int] = field(default_factory=dict)
 
     def matching(self, prefix: str) -> list[tuple[str, float]]:
         return [r for r in self.records if r[0].startswith(prefix)]
+
+    def failures_matching(self, prefix: str) -> list[tuple[str, float]]:
+        return [r for r in self.failures if r[0].startswith(prefix)]
 
 
 @dataclass(frozen=True)
@@ -120,22 +130,32 @@ class _Protocol(asyncio.Protocol):
             body = self._query(request.target)
             head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
             head += b"Content-Length: %d\r\n" % len(body)
-        else:
-            self._record(request.body, now)
+        elif self._record(request.target, request.body, now):
             body, head = b"ok", _OK
+        else:
+            body, head = b"fail", _FAIL
         if close:
             head += b"Connection: close\r\n"
         self.transport.write(head + b"\r\n" + body)
         if close:
             self.transport.close()
 
-    def _record(self, body: bytes, now: float) -> None:
+    def _record(self, target: str, body: bytes, now: float) -> bool:
+        """Record one POST; False when it is to be answered 500 (a /fail/N/ path)."""
         try:
-            key = json.loads(body)["k"]
+            key = str(json.loads(body)["k"])
         except (ValueError, KeyError, TypeError):
             self.store.unkeyed += 1
-            return
-        self.store.records.append((str(key), now))
+            return True
+        failing = _fail_times(target)
+        if failing:
+            seen = self.store.failed_per_key.get(key, 0)
+            if seen < failing:
+                self.store.failed_per_key[key] = seen + 1
+                self.store.failures.append((key, now))
+                return False
+        self.store.records.append((key, now))
+        return True
 
     def _query(self, target: str) -> bytes:
         parts = urlsplit(target)
@@ -144,7 +164,18 @@ class _Protocol(asyncio.Protocol):
         if parts.path == "/_count":  # distinct keys: a duplicate must not stand in for a loss
             distinct = len({key for key, _ in matching})
             return json.dumps({"count": distinct, "unkeyed": self.store.unkeyed}).encode()
+        if parts.path == "/_failures":
+            failures = self.store.failures_matching(prefix)
+            return json.dumps({"records": failures, "unkeyed": self.store.unkeyed}).encode()
         return json.dumps({"records": matching, "unkeyed": self.store.unkeyed}).encode()
+
+
+def _fail_times(target: str) -> int:
+    """N for a `/fail/N/...` target (answer 500 the first N times per key), else 0."""
+    if not target.startswith(_FAIL_PREFIX):
+        return 0
+    count = target[len(_FAIL_PREFIX) :].partition("/")[0]
+    return int(count) if count.isdigit() else 0
 
 
 def _serve(conn: Connection) -> None:
@@ -199,3 +230,8 @@ class ReceiverProcess:
         """Records under prefix and the number of POSTs that carried no key at all."""
         data = self._http.get(self.url("/_records"), params={"prefix": prefix}).json()
         return [(str(k), float(t)) for k, t in data["records"]], int(data["unkeyed"])
+
+    def failures(self, prefix: str) -> list[tuple[str, float]]:
+        """The 500s answered on /fail/N/ paths under prefix (key, arrival time)."""
+        data = self._http.get(self.url("/_failures"), params={"prefix": prefix}).json()
+        return [(str(k), float(t)) for k, t in data["records"]]
