@@ -21,7 +21,7 @@ from typing import Any
 from functions.domain.durations import parse_duration
 from functions.domain.errors import PayloadTooLargeError, ValidationError
 from functions.domain.forwarding import check_forwarded
-from functions.domain.limits import MAX_URL_BYTES, check_bytes, check_headers
+from functions.domain.limits import MAX_URL_BYTES, check_bytes, check_headers, headers_size
 from functions.domain.publish import MAX_RETRIES, METHODS, Headers, require_http_url
 from functions.domain.retry import validate_retry_delay
 
@@ -150,8 +150,7 @@ def check_id(value: str, what: str) -> str:
 
 
 def _stored_bytes(step: StepDefinition) -> int:
-    headers = sum(len(k.encode()) + len(v.encode()) for k, v in step.headers.items())
-    return len(step.destination.encode()) + headers + len(step.body)
+    return len(step.destination.encode()) + headers_size(step.headers) + len(step.body)
 
 
 def parse_flow(

@@ -32,11 +32,16 @@ def check_bytes(value: str | None, *, field: str, limit: int) -> None:
         raise ValidationError(f"{field} is {len(value.encode())} bytes; at most {limit}")
 
 
+def headers_size(headers: Mapping[str, str]) -> int:
+    """Their names and values together, in UTF-8 bytes."""
+    return sum(len(k.encode()) + len(v.encode()) for k, v in headers.items())
+
+
 def check_headers(headers: Mapping[str, str], *, field: str) -> None:
     """At most MAX_HEADERS headers of at most MAX_HEADER_BYTES together."""
     if len(headers) > MAX_HEADERS:
         raise ValidationError(f"{field} has {len(headers)} headers; at most {MAX_HEADERS}")
-    size = sum(len(k.encode()) + len(v.encode()) for k, v in headers.items())
+    size = headers_size(headers)
     if size > MAX_HEADER_BYTES:
         raise ValidationError(
             f"{field} headers are {size} bytes (names and values); at most {MAX_HEADER_BYTES}"
