@@ -3,6 +3,7 @@ Manager keys. Nothing outside this package touches the table, a queue or a sched
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -19,6 +20,9 @@ from functions.domain.timers import STEP, TimerPayload
 from functions.ports import Adapters
 
 if TYPE_CHECKING:
+    from mypy_boto3_scheduler import EventBridgeSchedulerClient
+    from mypy_boto3_sqs import SQSClient
+
     from functions.config import Settings
 
 
@@ -37,9 +41,16 @@ def aws_adapters(settings: Settings) -> Adapters:
     bind(table_name=settings.table_name, region=settings.region)
     retention = timedelta(days=settings.dlq_retention_days)
     messages = MessageStore(retention=retention, dlq_retention=retention)
-    timers = _timers(settings, settings.queue_url, settings.queue_arn)
+    # One client per service, all from boto3's default session: each further session would
+    # load botocore's endpoint and service data again (~80 ms of a cold start).
+    clients = _Clients(
+        sqs=boto3.client("sqs", region_name=settings.region),
+        scheduler=boto3.client("scheduler", region_name=settings.region),
+    )
+    timers = _timers(settings, clients, settings.queue_url, settings.queue_arn)
     step_timers = _timers(
         settings,
+        clients,
         settings.step_queue_url or settings.queue_url,
         settings.step_queue_arn or settings.queue_arn,
     )
@@ -56,15 +67,23 @@ def aws_adapters(settings: Settings) -> Adapters:
         overdue=messages,
         timers=timers,
         step_timers=step_timers,
-        keys=SecretsKeys(settings),
+        keys=SecretsKeys(
+            settings, client=boto3.client("secretsmanager", region_name=settings.region)
+        ),
         rearm_if_early=rearm_if_early,
     )
 
 
-def _timers(settings: Settings, queue_url: str, queue_arn: str) -> Timers:
+@dataclass(frozen=True)
+class _Clients:
+    sqs: SQSClient
+    scheduler: EventBridgeSchedulerClient
+
+
+def _timers(settings: Settings, clients: _Clients, queue_url: str, queue_arn: str) -> Timers:
     return Timers(
-        sqs=boto3.client("sqs", region_name=settings.region),
-        scheduler=boto3.client("scheduler", region_name=settings.region),
+        sqs=clients.sqs,
+        scheduler=clients.scheduler,
         config=TimerConfig(
             queue_url=queue_url,
             queue_arn=queue_arn,
