@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import boto3
 import pytest
@@ -27,6 +27,7 @@ from functions.local.defaults import DEV_SIGNING_KEYS as KEYS
 from functions.local.defaults import DEV_TOKEN as TOKEN
 from functions.local.resources import REGION, provision
 from functions.ports import Adapters
+from tests.helpers.moto_table import empty_table
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -42,20 +43,7 @@ class MotoBackend:
 
     def empty(self) -> None:
         """Delete every item, so each test starts from an empty table."""
-        keys: list[dict[str, Any]] = []
-        pages = self.dynamodb.get_paginator("scan").paginate(
-            TableName=self.table_name, ProjectionExpression="pk, sk"
-        )
-        for page in pages:
-            keys.extend(page["Items"])
-        for start in range(0, len(keys), 25):
-            self.dynamodb.batch_write_item(
-                RequestItems={
-                    self.table_name: [
-                        {"DeleteRequest": {"Key": key}} for key in keys[start : start + 25]
-                    ]
-                }
-            )
+        empty_table(self.dynamodb, self.table_name)
 
 
 @pytest.fixture(scope="package")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import boto3
@@ -29,6 +29,7 @@ from functions.local.defaults import DEV_SIGNING_KEYS as KEYS
 from functions.local.defaults import DEV_TOKEN as TOKEN
 from functions.local.resources import REGION, provision
 from functions.ports import Adapters
+from tests.helpers.moto_table import empty_table
 from tests.helpers.receiver import Receiver
 from tests.property.support import PROFILE, RecordingTimers, ToLoopback
 
@@ -90,20 +91,7 @@ class MotoTable:
     dynamodb: DynamoDBClient
 
     def empty(self) -> None:
-        keys: list[dict[str, Any]] = []
-        pages = self.dynamodb.get_paginator("scan").paginate(
-            TableName=self.table_name, ProjectionExpression="pk, sk"
-        )
-        for page in pages:
-            keys.extend(page["Items"])
-        for start in range(0, len(keys), 25):
-            self.dynamodb.batch_write_item(
-                RequestItems={
-                    self.table_name: [
-                        {"DeleteRequest": {"Key": key}} for key in keys[start : start + 25]
-                    ]
-                }
-            )
+        empty_table(self.dynamodb, self.table_name)
 
 
 @dataclass
