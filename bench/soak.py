@@ -714,6 +714,7 @@ def evidence(
         "published_at_ms": round(tracked.published_at * 1000),
         "delivered_2xx_at_ms": [round(t * 1000) for t in received.get(tracked.key, [])],
         "answered_500_at_ms": [round(t * 1000) for t in failures.get(tracked.key, [])],
+        "arrivals": soak.rx.arrivals(tracked.key),
         "message": final,
         "events": sorted(events, key=lambda e: int(e.get("time", 0))),
     }

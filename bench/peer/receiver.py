@@ -36,6 +36,9 @@ class _Store:
     unkeyed: int = 0  # POSTs whose body had no "k": never expected, reported as such
     failures: list[tuple[str, float]] = field(default_factory=list)  # the /fail/N/ 500s
     failed_per_key: dict[str, int] = field(default_factory=dict)
+    # Per key, every POST's (arrival, Upstash-Message-Id, Upstash-Retried, path, answered 2xx):
+    # the evidence for a duplicate or an early delivery, served by GET /_arrivals?key=K.
+    arrivals: dict[str, list[tuple[float, str, str, str, bool]]] = field(default_factory=dict)
 
     def matching(self, prefix: str) -> list[tuple[str, float]]:
         return [r for r in self.records if r[0].startswith(prefix)]
@@ -130,7 +133,7 @@ class _Protocol(asyncio.Protocol):
             body = self._query(request.target)
             head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
             head += b"Content-Length: %d\r\n" % len(body)
-        elif self._record(request.target, request.body, now):
+        elif self._record(request, now):
             body, head = b"ok", _OK
         else:
             body, head = b"fail", _FAIL
@@ -140,22 +143,34 @@ class _Protocol(asyncio.Protocol):
         if close:
             self.transport.close()
 
-    def _record(self, target: str, body: bytes, now: float) -> bool:
+    def _record(self, request: _Request, now: float) -> bool:
         """Record one POST; False when it is to be answered 500 (a /fail/N/ path)."""
         try:
-            key = str(json.loads(body)["k"])
+            key = str(json.loads(request.body)["k"])
         except (ValueError, KeyError, TypeError):
             self.store.unkeyed += 1
             return True
-        failing = _fail_times(target)
+        ok = True
+        failing = _fail_times(request.target)
         if failing:
             seen = self.store.failed_per_key.get(key, 0)
             if seen < failing:
                 self.store.failed_per_key[key] = seen + 1
                 self.store.failures.append((key, now))
-                return False
-        self.store.records.append((key, now))
-        return True
+                ok = False
+        if ok:
+            self.store.records.append((key, now))
+        headers = request.headers
+        self.store.arrivals.setdefault(key, []).append(
+            (
+                now,
+                headers.get("upstash-message-id", ""),
+                headers.get("upstash-retried", ""),
+                request.target,
+                ok,
+            )
+        )
+        return ok
 
     def _query(self, target: str) -> bytes:
         parts = urlsplit(target)
@@ -164,6 +179,9 @@ class _Protocol(asyncio.Protocol):
         if parts.path == "/_count":  # distinct keys: a duplicate must not stand in for a loss
             distinct = len({key for key, _ in matching})
             return json.dumps({"count": distinct, "unkeyed": self.store.unkeyed}).encode()
+        if parts.path == "/_arrivals":
+            key = parse_qs(parts.query).get("key", [""])[0]
+            return json.dumps({"arrivals": self.store.arrivals.get(key, [])}).encode()
         if parts.path == "/_failures":
             failures = self.store.failures_matching(prefix)
             return json.dumps({"records": failures, "unkeyed": self.store.unkeyed}).encode()
@@ -230,6 +248,12 @@ class ReceiverProcess:
         """Records under prefix and the number of POSTs that carried no key at all."""
         data = self._http.get(self.url("/_records"), params={"prefix": prefix}).json()
         return [(str(k), float(t)) for k, t in data["records"]], int(data["unkeyed"])
+
+    def arrivals(self, key: str) -> list[dict[str, object]]:
+        """Every POST that carried key: arrival (unix s), message id, retried, path, 2xx."""
+        data = self._http.get(self.url("/_arrivals"), params={"key": key}).json()
+        names = ("at", "messageId", "retried", "path", "ok")
+        return [dict(zip(names, row, strict=True)) for row in data["arrivals"]]
 
     def failures(self, prefix: str) -> list[tuple[str, float]]:
         """The 500s answered on /fail/N/ paths under prefix (key, arrival time)."""
