@@ -350,6 +350,11 @@ class KeySource(Protocol):
 
     def signing_keys(self) -> SigningKeys: ...
 
+    def rotate(self, new_next: str, *, now: datetime) -> SigningKeys:
+        """Store the keys rotated from the stored ones (`SigningKeys.rotated`) and return them.
+        A rotation that loses a race with another raises ConflictError and changes nothing."""
+        ...
+
     def token_hashes(self) -> tuple[str, ...]: ...
 
 

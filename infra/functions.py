@@ -124,8 +124,9 @@ class DuetimeFunctions(Construct):
             secrets.signing_keys.grant_read(fn)
             for queue in queues:
                 queue.grant_send_messages(fn)
-        # Only the API authenticates callers.
+        # Only the API authenticates callers, and only it rotates the signing keys.
         secrets.api_token.grant_read(self.schedule)
+        secrets.signing_keys.grant_write(self.schedule)
 
     @property
     def all(self) -> dict[str, lambda_.Function]:

@@ -1,8 +1,8 @@
 """Secrets generated at deploy time: the signing key material and the bootstrap API token.
 
-Neither value ever appears in the template: Secrets Manager generates both. functions/keys.py
-splits `{"material": <64 chars>}` into the current and next `sig_` keys; an operator may later
-replace the secret with `{"current": ..., "next": ...}` to rotate.
+Neither value ever appears in the template: Secrets Manager generates both.
+functions/adapters/aws/keys.py splits `{"material": <64 chars>}` into the current and next
+`sig_` keys; `POST /v2/keys/rotate` (or an operator) replaces it with `{"current", "next"}`.
 """
 
 from __future__ import annotations
@@ -20,9 +20,10 @@ SIGNING_MATERIAL_LENGTH = 64
 TOKEN_LENGTH = 48
 
 _NO_ROTATION = (
-    "Rotation is an operator action, not a Lambda: receivers verify with both the current and "
-    "the next signing key, so keys rotate by writing {current, next} into the secret "
-    "(docs/deploy.md); the API token is replaced the same way."
+    "Rotation is an operator action, not a rotation Lambda: receivers verify with both the "
+    "current and the next signing key, so keys rotate through POST /v2/keys/rotate or by "
+    "writing {current, next} into the secret (docs/deploy.md); the API token is replaced the "
+    "same way."
 )
 
 

@@ -1,4 +1,4 @@
-"""`/v2/publish`, `/v2/messages`, `/v2/keys`."""
+"""`/v2/publish`, `/v2/messages`, `/v2/keys` and `/v2/keys/rotate`."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from functions.api.common import (
     text_filter,
 )
 from functions.domain.publish import destination_from_path
+from functions.domain.signing import new_signing_key
+from functions.observability import logger
 from functions.services.messages import CancelFilter
 
 router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]
@@ -73,3 +75,15 @@ def cancel_messages() -> Response[Any]:
 def signing_keys() -> Response[Any]:
     current = wiring.graph().adapters.keys.signing_keys()
     return json_response(200, {"current": current.current, "next": current.next})
+
+
+@router.post("/v2/keys/rotate")
+def rotate_signing_keys() -> Response[Any]:
+    """Next becomes current and a new next is made (QStash's rotation); the old current keeps
+    signing the Standard Webhooks header for a day (domain.signing.ROTATION_GRACE)."""
+    event = router.current_event
+    only_known(json_body(event), event, frozenset())  # it takes no fields: a typo is a 400
+    graph = wiring.graph()
+    rotated = graph.adapters.keys.rotate(new_signing_key(), now=graph.clock())
+    logger.info("signing keys rotated", extra={"previous_until": str(rotated.previous_until)})
+    return json_response(200, {"current": rotated.current, "next": rotated.next})

@@ -14,7 +14,6 @@ from functions import wiring
 from functions.adapters.sqlite import (
     Database,
     LocalTimers,
-    StaticKeys,
     open_database,
     sqlite_adapters,
 )
@@ -75,7 +74,7 @@ class EmbeddedServer:
         OSError when the port is taken, before anything runs."""
         db = open_database(self.db_path)
         timers = LocalTimers(workers=self.workers)
-        adapters = sqlite_adapters(db, timers=timers, keys=StaticKeys(self.keys, (self.token,)))
+        adapters = sqlite_adapters(db, timers=timers, keys=self.keys, tokens=(self.token,))
         client = httpx.HTTPTransport(
             limits=httpx.Limits(
                 max_connections=self.workers * 2, max_keepalive_connections=self.workers
@@ -143,6 +142,6 @@ class EmbeddedServer:
             if self.db_path
             else "state in memory, lost on exit (--db PATH keeps it)"
         )
-        return banner(
-            engine=f"embedded engine, {where}", url=self.url, token=self.token, keys=self.keys
-        )
+        # The stored keys: a --db file that saw a rotation signs with what it rotated to.
+        keys = self.graph.adapters.keys.signing_keys()
+        return banner(engine=f"embedded engine, {where}", url=self.url, token=self.token, keys=keys)

@@ -8,6 +8,8 @@ moto's query and scan also iterate the table's dict while another thread may ins
 ("dictionary changed size during iteration"), so reads take the same lock. And moto's request
 handler deep-copies a live item outside the backend (update_item's ReturnValues copy) while
 another thread may update it, so each DynamoDB request is handled under the lock as a whole.
+Secrets Manager's PutSecretValue checks that a ClientRequestToken is unused and then adds the
+version, also without a lock; the key rotation's compare-and-set relies on that check.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.responses import DynamoHandler
+from moto.secretsmanager.models import SecretsManagerBackend
 
 _WRITE_LOCK = threading.RLock()
 _WRITES = ("put_item", "update_item", "delete_item", "transact_write_items")
@@ -36,9 +39,11 @@ def _serialised(method: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def install() -> None:
-    """Idempotent: wrap each write and read method of moto's DynamoDB backend once."""
+    """Idempotent: wrap each write and read method of moto's DynamoDB backend (and the
+    secret version write) once."""
     targets = [(DynamoDBBackend, name) for name in _WRITES + _READS]
-    for owner, name in [*targets, (DynamoHandler, "call_action")]:
+    extra = [(DynamoHandler, "call_action"), (SecretsManagerBackend, "put_secret_value")]
+    for owner, name in [*targets, *extra]:
         method = getattr(owner, name)
         if not getattr(method, "__duetime_atomic__", False):
             setattr(owner, name, _serialised(method))

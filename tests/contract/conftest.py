@@ -10,6 +10,7 @@ any other test folder runs its own `mock_aws`) and each test starts from an empt
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -19,8 +20,9 @@ import pytest
 from moto import mock_aws
 
 from functions.adapters.aws import aws_adapters
+from functions.adapters.aws.keys import SecretsKeys
 from functions.adapters.aws.models import MODELS
-from functions.adapters.sqlite import LocalTimers, StaticKeys, open_database, sqlite_adapters
+from functions.adapters.sqlite import LocalTimers, open_database, sqlite_adapters
 from functions.config import Settings
 from functions.local import moto_atomic, moto_speed
 from functions.local.defaults import DEV_SIGNING_KEYS as KEYS
@@ -40,10 +42,17 @@ class MotoBackend:
     adapters: Adapters
     table_name: str
     dynamodb: DynamoDBClient
+    signing_keys_secret_id: str
 
     def empty(self) -> None:
-        """Delete every item, so each test starts from an empty table."""
+        """Delete every item and put the dev keys back, so each test starts afresh."""
         empty_table(self.dynamodb, self.table_name)
+        boto3.client("secretsmanager", region_name=REGION).put_secret_value(
+            SecretId=self.signing_keys_secret_id,
+            SecretString=json.dumps({"current": KEYS.current, "next": KEYS.next}),
+        )
+        assert isinstance(self.adapters.keys, SecretsKeys)
+        self.adapters.keys.forget_cached()  # a rotation test left its keys in the cache
 
 
 @pytest.fixture(scope="package")
@@ -59,6 +68,7 @@ def moto_backend() -> Iterator[MotoBackend]:
             adapters=adapters,
             table_name=resources.table_name,
             dynamodb=boto3.client("dynamodb", region_name=REGION),
+            signing_keys_secret_id=resources.signing_keys_secret_id,
         )
 
 
@@ -76,7 +86,7 @@ def sqlite_backend() -> Iterator[Adapters]:
     db = open_database(None)
     timers = LocalTimers(workers=4)
     try:
-        yield sqlite_adapters(db, timers=timers, keys=StaticKeys(KEYS, (TOKEN,)))
+        yield sqlite_adapters(db, timers=timers, keys=KEYS, tokens=(TOKEN,))
     finally:
         timers.stop()
         db.close()

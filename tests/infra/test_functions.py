@@ -115,6 +115,15 @@ def test_only_the_api_function_reads_the_token_secret(each: Deployment) -> None:
         assert readable == expected, handler
 
 
+def test_only_the_api_function_writes_the_signing_keys(each: Deployment) -> None:
+    # POST /v2/keys/rotate writes a new secret version; nothing else may.
+    signing = _ref(_environment(each, "schedule")["DUETIME_SIGNING_KEYS_SECRET_ID"])
+    for handler in HANDLERS:
+        function_id, _ = each.function(handler)
+        writable = _allowed(each.role_statements(function_id), "secretsmanager:PutSecretValue")
+        assert writable == ({signing} if handler == "schedule" else set()), handler
+
+
 def test_functions_send_only_to_the_queues_they_use(each: Deployment) -> None:
     delivery = _ref(_environment(each, "schedule")["DUETIME_QUEUE_ARN"])
     step = _ref(_environment(each, "schedule")["DUETIME_STEP_QUEUE_ARN"])

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from functions import wiring
-from functions.adapters.sqlite import LocalTimers, StaticKeys, open_database, sqlite_adapters
+from functions.adapters.sqlite import LocalTimers, open_database, sqlite_adapters
 from functions.adapters.sqlite.db import Database
 from functions.config import Settings
 from functions.local.defaults import DEV_SIGNING_KEYS, DEV_TOKEN
@@ -19,7 +19,7 @@ from tests.helpers.api import call
 def database(tmp_path: Path) -> Iterator[Database]:
     db = open_database(str(tmp_path / "full.db"))
     timers = LocalTimers(workers=1)  # never started: nothing here needs to fire
-    adapters = sqlite_adapters(db, timers=timers, keys=StaticKeys(DEV_SIGNING_KEYS, (DEV_TOKEN,)))
+    adapters = sqlite_adapters(db, timers=timers, keys=DEV_SIGNING_KEYS, tokens=(DEV_TOKEN,))
     wiring.install(wiring.build(Settings(dev_mode=True), adapters))
     yield db
     wiring.install(None)

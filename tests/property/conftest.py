@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, settings
 from moto import mock_aws
 
 from functions.adapters.aws import aws_adapters
-from functions.adapters.sqlite import LocalTimers, StaticKeys, open_database, sqlite_adapters
+from functions.adapters.sqlite import LocalTimers, open_database, sqlite_adapters
 from functions.config import Settings
 from functions.local import moto_atomic, moto_speed
 from functions.local.defaults import DEV_SIGNING_KEYS as KEYS
@@ -110,7 +110,7 @@ class Backend:
         db = open_database(None)
         timers = LocalTimers(workers=1)  # never started: arming only records the wake-up
         try:
-            adapters = sqlite_adapters(db, timers=timers, keys=StaticKeys(KEYS, (TOKEN,)))
+            adapters = sqlite_adapters(db, timers=timers, keys=KEYS, tokens=(TOKEN,))
             yield _recorded("sqlite", adapters, Settings(dev_mode=True))
         finally:
             timers.stop()

@@ -17,7 +17,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from functions import wiring
-from functions.adapters.sqlite import LocalTimers, StaticKeys, open_database, sqlite_adapters
+from functions.adapters.sqlite import LocalTimers, open_database, sqlite_adapters
 from functions.config import Settings
 from functions.local.defaults import DEV_SIGNING_KEYS as KEYS
 from functions.local.defaults import DEV_TOKEN as TOKEN
@@ -41,7 +41,7 @@ def api() -> Iterator[None]:
     """The handler served from an embedded graph (timers never started: nothing is sent)."""
     db = open_database(None)
     timers = LocalTimers(workers=1)
-    adapters = sqlite_adapters(db, timers=timers, keys=StaticKeys(KEYS, (TOKEN,)))
+    adapters = sqlite_adapters(db, timers=timers, keys=KEYS, tokens=(TOKEN,))
     wiring.install(wiring.build(Settings(dev_mode=True), adapters))
     try:
         yield

@@ -20,11 +20,16 @@ from qstash.receiver import verify_with_key
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
+from functions.domain.errors import ValidationError
 from functions.domain.signing import (
     JWT_TTL_SECONDS,
+    ROTATION_GRACE,
     Signer,
     SigningKeys,
     body_digest,
+    keys_document,
+    keys_from_document,
+    new_signing_key,
     webhook_secret,
 )
 
@@ -216,3 +221,61 @@ def test_standard_webhooks_verifies_when_now_carries_an_offset(signer: Signer) -
 def test_signing_keys_from_raw_strip_whitespace_and_newlines() -> None:
     keys = SigningKeys.from_raw("  sig_current\n", "\tsig_next \r\n")
     assert keys == SigningKeys(current="sig_current", next="sig_next")
+
+
+# --- rotation --------------------------------------------------------------------------------
+
+
+def test_rotation_keeps_every_receiver_verifying_through_the_grace() -> None:
+    # Given a receiver set up before the rotation: QStash keys (current, next) and a
+    # Standard Webhooks secret of the old current key
+    before = SigningKeys(current=CURRENT, next=NEXT)
+    qstash_receiver = Receiver(current_signing_key=CURRENT, next_signing_key=NEXT)
+    old_secret = webhook_secret(CURRENT)
+    # When the keys rotated an hour ago and a delivery is signed now (both verifiers check
+    # their timestamps against the real clock)
+    now = datetime.now(UTC)
+    rotated = before.rotated(OTHER, now=now - timedelta(hours=1))
+    headers = Signer(rotated).headers(message_id=MESSAGE_ID, url=URL, body=BODY, now=now)
+    # Then the old receiver still verifies both schemes (the JWT by its next key, the webhook
+    # by the old current key, still signing), and so does one on the new keys
+    assert qstash_verifies(qstash_receiver, headers["Upstash-Signature"], BODY, URL)
+    assert webhook_verifies(old_secret, BODY, headers)
+    assert webhook_verifies(webhook_secret(rotated.current), BODY, headers)
+    assert webhook_verifies(webhook_secret(rotated.next), BODY, headers)
+
+
+def test_the_rotated_out_key_stops_signing_when_the_grace_ends() -> None:
+    after = datetime.now(UTC)
+    rotated = SigningKeys(current=CURRENT, next=NEXT).rotated(OTHER, now=after - ROTATION_GRACE)
+    headers = Signer(rotated).headers(message_id=MESSAGE_ID, url=URL, body=BODY, now=after)
+    # The old current no longer verifies; the current one does
+    assert not webhook_verifies(webhook_secret(CURRENT), BODY, headers)
+    assert webhook_verifies(webhook_secret(NEXT), BODY, headers)
+    assert rotated.without_expired(after) == SigningKeys(current=NEXT, next=OTHER)
+    assert rotated.without_expired(after - timedelta(seconds=1)) == rotated
+
+
+def test_keys_document_round_trips_with_and_without_a_previous_key() -> None:
+    plain = SigningKeys(current=CURRENT, next=NEXT)
+    rotated = plain.rotated(OTHER, now=FIXED)
+    assert keys_from_document(keys_document(plain)) == plain
+    assert keys_from_document(keys_document(rotated)) == rotated
+    assert (
+        keys_document(rotated)["previousUntil"] == int((FIXED + ROTATION_GRACE).timestamp()) * 1000
+    )
+
+
+def test_rotation_refuses_a_naive_time() -> None:
+    with pytest.raises(ValidationError, match="now must carry a time zone"):
+        SigningKeys(current=CURRENT, next=NEXT).rotated(OTHER, now=datetime(2024, 6, 1))  # noqa: DTZ001
+
+
+def test_new_signing_keys_are_sig_and_28_base58_characters_and_differ() -> None:
+    keys = {new_signing_key() for _ in range(50)}
+    assert len(keys) == 50
+    base58 = set("123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz")
+    for key in keys:
+        assert key.startswith("sig_")
+        assert len(key) == 32
+        assert set(key[4:]) <= base58

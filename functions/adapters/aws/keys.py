@@ -7,14 +7,17 @@ values live in the execution environment for `secret_cache_seconds` (Powertools'
 from __future__ import annotations
 
 import json
+import uuid
+from datetime import datetime
 from typing import TYPE_CHECKING
 
+import boto3
 from aws_lambda_powertools.utilities import parameters
 
 from functions.config import Settings
 from functions.domain.auth import hash_token
-from functions.domain.errors import DuetimeError
-from functions.domain.signing import SigningKeys
+from functions.domain.errors import ConflictError, DuetimeError
+from functions.domain.signing import SigningKeys, keys_document, keys_from_document
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
@@ -43,10 +46,14 @@ def signing_keys(
     into two `sig_` keys (CloudFormation can generate only one random field per secret).
     """
     raw = _secret_text(settings.signing_keys_secret_id, settings.secret_cache_seconds, provider)
+    return parse_signing_keys(raw)
+
+
+def parse_signing_keys(raw: str) -> SigningKeys:
     try:
         data = json.loads(raw)
         if "current" in data:
-            return SigningKeys.from_raw(str(data["current"]), str(data["next"]))
+            return keys_from_document(data)
         return keys_from_material(str(data["material"]))
     except (ValueError, KeyError, TypeError) as exc:
         raise SecretFormatError(
@@ -82,11 +89,45 @@ class SecretsKeys:
 
     def __init__(self, settings: Settings, client: SecretsManagerClient | None = None) -> None:
         self._settings = settings
+        self._client = client
         # Given a client, the provider makes no boto3 session of its own (~80 ms cold).
         self._provider = parameters.SecretsProvider(boto3_client=client)
 
     def signing_keys(self) -> SigningKeys:
         return signing_keys(self._settings, self._provider)
+
+    def rotate(self, new_next: str, *, now: datetime) -> SigningKeys:
+        """Read the secret's current version uncached and write the rotated keys as a new one.
+
+        Secrets Manager has no conditional write, but a version's ClientRequestToken is unique:
+        deriving it from the version being replaced makes two rotations of that version collide
+        (ResourceExistsException) instead of both succeeding with different next keys."""
+        client = self._client or boto3.client("secretsmanager", region_name=self._settings.region)
+        secret_id = self._settings.signing_keys_secret_id
+        current = client.get_secret_value(SecretId=secret_id)
+        rotated = (
+            parse_signing_keys(current["SecretString"])
+            .without_expired(now)
+            .rotated(new_next, now=now)
+        )
+        token = str(uuid.uuid5(uuid.NAMESPACE_URL, f"duetime-rotation:{current['VersionId']}"))
+        try:
+            client.put_secret_value(
+                SecretId=secret_id,
+                SecretString=json.dumps(keys_document(rotated)),
+                ClientRequestToken=token,
+            )
+        except client.exceptions.ResourceExistsException as exc:
+            raise ConflictError(
+                "the signing keys were rotated by another request at the same time; "
+                "read them with GET /v2/keys"
+            ) from exc
+        self.forget_cached()  # this environment signs with the new keys at once
+        return rotated
+
+    def forget_cached(self) -> None:
+        """Drop the cached secrets, so the next read fetches them (after a change elsewhere)."""
+        self._provider.clear_cache()  # type: ignore[no-untyped-call]
 
     def token_hashes(self) -> tuple[str, ...]:
         return token_hashes(self._settings, self._provider)

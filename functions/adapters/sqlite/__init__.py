@@ -3,38 +3,25 @@ in-process timer heap for the timer port. The same services run on it as on AWS.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from functions.adapters.sqlite.db import Database, open_database
 from functions.adapters.sqlite.flows import SqliteFlowStore
+from functions.adapters.sqlite.keys import SqliteKeys
 from functions.adapters.sqlite.killswitches import SqliteKillSwitchStore
 from functions.adapters.sqlite.messages import SqliteMessageStore
 from functions.adapters.sqlite.scan import SqliteOverdueScan
 from functions.adapters.sqlite.schedules import SqliteScheduleStore
 from functions.adapters.sqlite.timers import LocalTimers
-from functions.domain.auth import hash_token
 from functions.domain.signing import SigningKeys
 from functions.ports import Adapters
 
-__all__ = ["Database", "LocalTimers", "StaticKeys", "open_database", "sqlite_adapters"]
+__all__ = ["Database", "LocalTimers", "SqliteKeys", "open_database", "sqlite_adapters"]
 
 
-@dataclass
-class StaticKeys:
-    """Keys and tokens given at start (the dev server's flags), held in memory."""
-
-    keys: SigningKeys
-    tokens: tuple[str, ...] = field(default=())
-
-    def signing_keys(self) -> SigningKeys:
-        return self.keys
-
-    def token_hashes(self) -> tuple[str, ...]:
-        return tuple(hash_token(t) for t in self.tokens)
-
-
-def sqlite_adapters(db: Database, *, timers: LocalTimers, keys: StaticKeys) -> Adapters:
-    """Every port on one database; messages, schedules and steps share one timer heap."""
+def sqlite_adapters(
+    db: Database, *, timers: LocalTimers, keys: SigningKeys, tokens: tuple[str, ...] = ()
+) -> Adapters:
+    """Every port on one database; messages, schedules and steps share one timer heap.
+    `keys` sign until the first rotation; `tokens` are the accepted API tokens."""
     messages = SqliteMessageStore(db)
     return Adapters(
         name="sqlite",
@@ -45,5 +32,5 @@ def sqlite_adapters(db: Database, *, timers: LocalTimers, keys: StaticKeys) -> A
         overdue=SqliteOverdueScan(db),
         timers=timers,
         step_timers=timers,
-        keys=keys,
+        keys=SqliteKeys(db, keys, tokens),
     )

@@ -71,6 +71,10 @@ CREATE TABLE IF NOT EXISTS idempotency (
     lease_until INTEGER,
     sent_at INTEGER
 );
+CREATE TABLE IF NOT EXISTS signing_keys (
+    id INTEGER PRIMARY KEY CHECK (id = 1),  -- one row, once the keys were first rotated
+    doc TEXT NOT NULL                       -- functions.domain.signing.keys_document
+);
 CREATE TABLE IF NOT EXISTS kill_switches (
     scope TEXT PRIMARY KEY,
     reason TEXT,
