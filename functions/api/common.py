@@ -54,6 +54,16 @@ def query_int(event: APIGatewayProxyEventV2, name: str) -> int | None:
 
 def json_body(event: APIGatewayProxyEventV2) -> dict[str, Any] | None:
     """The JSON object body, or None when there is no body."""
+    if not raw_body(event).strip():
+        return None
+    data = json_value(event)
+    if not isinstance(data, dict):  # a JSON null too: only no body at all means "none"
+        raise ValidationError("body must be a JSON object")
+    return data
+
+
+def json_value(event: APIGatewayProxyEventV2) -> Any:
+    """Any JSON body (None when there is none), its strings all valid Unicode."""
     body = raw_body(event)
     if not body.strip():
         return None
@@ -63,8 +73,6 @@ def json_body(event: APIGatewayProxyEventV2) -> dict[str, Any] | None:
         raise ValidationError("body is JSON nested too deeply") from exc
     except ValueError as exc:
         raise ValidationError(f"body is not valid JSON: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ValidationError("body must be a JSON object")
     try:
         # JSON may escape a lone surrogate ("\ud800"), which no store or request can carry.
         json.dumps(data, ensure_ascii=False).encode()

@@ -1,4 +1,4 @@
-"""`/v2/publish`, `/v2/messages`, `/v2/keys` and `/v2/keys/rotate`."""
+"""`/v2/publish`, `/v2/batch`, `/v2/messages`, `/v2/keys` and `/v2/keys/rotate`."""
 
 from __future__ import annotations
 
@@ -12,10 +12,12 @@ from functions.api.common import (
     id_list,
     json_body,
     json_response,
+    json_value,
     only_known,
     raw_body,
     text_filter,
 )
+from functions.domain.batch import parse_batch
 from functions.domain.publish import destination_from_path
 from functions.domain.signing import new_signing_key
 from functions.observability import logger
@@ -39,6 +41,20 @@ def publish() -> Response[Any]:
     if published.deduplicated:
         return json_response(202, {"messageId": published.message_id, "deduplicated": True})
     return json_response(201, {"messageId": published.message_id})
+
+
+@router.post("/v2/batch")
+def publish_batch() -> Response[Any]:
+    """Many publishes in one request: the answer lines up with the input array."""
+    items = parse_batch(json_value(router.current_event))
+    published = wiring.graph().message_service.publish_batch(items)
+    return json_response(
+        201,
+        [
+            {"messageId": p.message_id, **({"deduplicated": True} if p.deduplicated else {})}
+            for p in published
+        ],
+    )
 
 
 @router.get("/v2/messages/<message_id>")

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from functions.domain.batch import BatchItem, item_error
 from functions.domain.clock import Clock
-from functions.domain.errors import ConflictError, ValidationError
+from functions.domain.errors import ConflictError, PayloadTooLargeError, ValidationError
 from functions.domain.messages import CANCELLABLE, Message
 from functions.domain.publish import Headers, PublishLimits, dedup_key, parse_publish
 from functions.domain.retry import validate_retry_delay
@@ -63,13 +64,37 @@ class MessageService:
         if self.switches is not None:
             self.switches.check(what="message")
         now = self.clock()
+        return self._store(*self._prepare(destination, headers, body, now=now), now=now)
+
+    def publish_batch(self, items: list[BatchItem]) -> list[Published]:
+        """Every item validated before any is written, so a bad one (named by its index)
+        writes nothing; then each is published in order. Items with one deduplication id
+        deduplicate against each other as separate publishes would."""
+        if self.switches is not None:
+            self.switches.check(what="message")
+        now = self.clock()
+        prepared = []
+        for index, item in enumerate(items):
+            try:
+                prepared.append(self._prepare(item.destination, item.headers, item.body, now=now))
+            except ValidationError as exc:
+                raise item_error(index, str(exc)) from exc
+            except PayloadTooLargeError as exc:
+                raise PayloadTooLargeError(f"batch message {index}: {exc}") from exc
+        return [self._store(message, claim, now=now) for message, claim in prepared]
+
+    def _prepare(
+        self, destination: str, headers: Mapping[str, str], body: bytes, *, now: datetime
+    ) -> tuple[Message, DedupClaim | None]:
         message = parse_publish(
             destination=destination, headers=headers, body=body, now=now, limits=self.limits
         )
         if message.retry_delay is not None:
             validate_retry_delay(message.retry_delay)
         key = dedup_key(Headers(headers), message)
-        claim = DedupClaim(key=key, now=now, window=self.dedup_window) if key else None
+        return message, DedupClaim(key=key, now=now, window=self.dedup_window) if key else None
+
+    def _store(self, message: Message, claim: DedupClaim | None, *, now: datetime) -> Published:
         try:
             self.store.create(message, dedup=claim)
         except DuplicateMessageError as duplicate:

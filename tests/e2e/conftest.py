@@ -83,6 +83,23 @@ def dev() -> Iterator[DevProcess]:
     stop_dev(process)
 
 
+@pytest.fixture(scope="session")
+def dev_aws() -> Iterator[DevProcess]:
+    """`duetime dev --aws-emulation`: the AWS adapters on moto, behind the same HTTP API."""
+    process, info = start_dev("--aws-emulation")
+    yield info
+    stop_dev(process)
+
+
+@pytest.fixture(params=["embedded", "aws-emulation"])
+def either_dev(request: pytest.FixtureRequest) -> DevProcess:
+    """Each test taking it runs on both engines."""
+    server: DevProcess = request.getfixturevalue(
+        "dev" if request.param == "embedded" else "dev_aws"
+    )
+    return server
+
+
 JS_DIR = Path(__file__).parent / "js"
 
 

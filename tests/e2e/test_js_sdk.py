@@ -71,3 +71,39 @@ def test_js_sdk_dev_mode_finds_duetime_dev_and_verifies_its_deliveries(
     assert json.loads(result["body"]) == {"from": "dev-mode"}
     assert result["verified"] is True
     assert "Server already running" in run.stdout + run.stderr
+
+
+def test_js_sdk_batch_and_batch_json_deliver_each_item(
+    either_dev: DevProcess, receiver: Receiver, node_modules: Path
+) -> None:
+    env = {
+        **os.environ,
+        "QSTASH_URL": either_dev.url,
+        "QSTASH_TOKEN": either_dev.token,
+        "DESTINATION": receiver.url("/jsbatch"),
+    }
+    run = subprocess.run(  # noqa: S603 - node from PATH and our own script
+        [str(shutil.which("node")), "batch.mjs"],
+        cwd=JS_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout)
+    # The SDK parsed one answer per item, in order, and surfaced the refusal by index
+    json_ids = [a["messageId"] for a in result["json"]]
+    (raw_answer,) = result["raw"]
+    assert "batch message 0: Upstash-Method" in result["refused"]
+    # And the three good items arrive once each, with their own body, header and method
+    received = {r.path: r for r in receiver.wait_for(3, timeout=15)}
+    assert set(received) == {"/jsbatch/json-1", "/jsbatch/json-2", "/jsbatch/raw"}
+    assert received["/jsbatch/json-1"].headers["Upstash-Message-Id"] == json_ids[0]
+    assert received["/jsbatch/json-2"].headers["X-Tag"] == "two"
+    assert json.loads(received["/jsbatch/json-2"].body) == {"n": 2}
+    assert received["/jsbatch/raw"].method == "PUT"
+    assert received["/jsbatch/raw"].body == b"plain text"
+    assert received["/jsbatch/raw"].headers["Upstash-Message-Id"] == raw_answer["messageId"]
+    assert len(receiver.wait_for(4, timeout=1.5)) == 3

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+import re
 import string
 from typing import Any
 from urllib.parse import parse_qs, quote
@@ -16,6 +17,7 @@ from hypothesis import strategies as st
 from functions.api.common import id_list, json_body, only_known, query_int, text_filter
 from functions.api.messages import BULK_CANCEL_FIELDS
 from functions.domain.auth import bearer_token
+from functions.domain.batch import parse_batch
 from functions.domain.errors import DuetimeError, UnauthorizedError, ValidationError
 from functions.domain.flows import check_id
 from functions.domain.killswitches import validate_scope
@@ -182,6 +184,36 @@ def test_a_json_body_is_an_object_none_or_a_400(body: bytes) -> None:
     assert data is None or isinstance(data, dict | ValidationError)
     if data is None:
         assert not body.strip()
+
+
+batch_items = st.one_of(
+    json_values,
+    st.dictionaries(
+        st.sampled_from(["destination", "headers", "body", "queue", "url"]),
+        st.one_of(
+            json_values,
+            st.sampled_from(["http://127.0.0.1/x", "https://example.com/a?b=c", "group-a"]),
+            st.dictionaries(st.text(unicode_chars, max_size=8), st.text(unicode_chars, max_size=8)),
+        ),
+    ),
+)
+
+
+@examples(80)
+@given(st.one_of(json_values, st.lists(batch_items, max_size=4)))
+def test_a_batch_body_is_items_or_a_400_naming_the_batch(data: Any) -> None:
+    # Whatever JSON arrives, parse_batch gives items or a 400 that says "batch"; an error
+    # about one item names its index.
+    items = value_or_named_error(
+        lambda: parse_batch(data), errors=(ValidationError,), names="batch"
+    )
+    if isinstance(items, ValidationError):
+        match = re.match(r"batch message (\d+): ", str(items))
+        if match:
+            assert int(match[1]) < len(data)
+        return
+    assert len(items) == len(data)
+    assert all(i.destination.startswith(("http://", "https://")) for i in items)
 
 
 # --- token, kill-switch scopes, flow ids -----------------------------------------------------
