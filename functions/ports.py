@@ -28,6 +28,7 @@ from functions.domain.messages import Event, Message, MessageState
 from functions.domain.schedules import Schedule
 from functions.domain.signing import SigningKeys
 from functions.domain.timers import STEP, TimerPayload
+from functions.domain.topics import Topic
 
 # --- errors every adapter maps its own failures onto -------------------------------------------
 
@@ -312,6 +313,19 @@ class FlowStore(Protocol):
         ...
 
 
+class TopicStore(Protocol):
+    """URL groups. Writes are compare-and-set on the group read before (`previous`, None for
+    a group that must not exist yet): a lost race raises ConditionFailedError."""
+
+    def get(self, name: str) -> Topic | None: ...
+
+    def all(self) -> list[Topic]: ...
+
+    def save(self, topic: Topic, *, previous: Topic | None) -> None: ...
+
+    def delete(self, name: str, *, previous: Topic) -> None: ...
+
+
 class KillSwitchStore(Protocol):
     def all(self) -> list[KillSwitch]: ...
 
@@ -370,6 +384,7 @@ class Adapters:
     schedules: ScheduleStore
     flows: FlowStore
     kill_switches: KillSwitchStore
+    topics: TopicStore
     overdue: OverdueScan
     timers: TimerPort  # messages and schedule fires
     step_timers: TimerPort  # flow steps

@@ -26,6 +26,7 @@ from functions.services.messages import MessageService
 from functions.services.recovery import Recovery
 from functions.services.schedules import ScheduleService
 from functions.services.stats import Stats
+from functions.services.topics import TopicService
 
 
 @dataclass
@@ -36,6 +37,7 @@ class Graph:
     http: httpx.BaseTransport
     kill_switches: KillSwitches
     message_service: MessageService
+    topic_service: TopicService
     dispatcher: Dispatcher
     dead_letters: DeadLetters
     event_log: EventLog
@@ -78,6 +80,7 @@ def build(
         allowed_hosts=settings.allowed_hosts,
     )
     switches = KillSwitches(store=adapters.kill_switches, clock=clock)
+    topics = TopicService(store=adapters.topics, clock=clock)
     messages = MessageService(
         store=adapters.messages,
         timers=adapters.timers,
@@ -85,6 +88,7 @@ def build(
         limits=limits,
         switches=switches,
         dedup_window=timedelta(seconds=settings.dedup_window_seconds),
+        groups=topics.resolve,
     )
 
     def signer() -> Signer:
@@ -106,6 +110,7 @@ def build(
         http=client,
         kill_switches=switches,
         message_service=messages,
+        topic_service=topics,
         dispatcher=dispatcher,
         dead_letters=DeadLetters(store=adapters.messages, enqueue=messages.enqueue, clock=clock),
         event_log=EventLog(store=adapters.messages),

@@ -20,8 +20,9 @@ from functions.api.common import (
 from functions.domain.batch import parse_batch
 from functions.domain.publish import destination_from_path
 from functions.domain.signing import new_signing_key
+from functions.domain.topics import is_topic_name
 from functions.observability import logger
-from functions.services.messages import CancelFilter
+from functions.services.messages import CancelFilter, Published
 
 router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]
 PUBLISH_PREFIX = "/v2/publish/"
@@ -32,10 +33,15 @@ BULK_CANCEL_FIELDS = frozenset({"messageIds", "url", "label", "scheduleId"})
 def publish() -> Response[Any]:
     event = router.current_event
     raw_path: str = event.raw_path
-    destination = destination_from_path(
-        raw_path[len(PUBLISH_PREFIX) :], event.raw_query_string or ""
-    )
-    published = wiring.graph().message_service.publish(
+    tail = raw_path[len(PUBLISH_PREFIX) :]
+    service = wiring.graph().message_service
+    if is_topic_name(tail):  # a URL group: one message per endpoint
+        fanned = service.publish_to_group(
+            group=tail, headers=dict(event.headers), body=raw_body(event)
+        )
+        return json_response(201, [_answer(p) for p in fanned])
+    destination = destination_from_path(tail, event.raw_query_string or "")
+    published = service.publish(
         destination=destination, headers=dict(event.headers), body=raw_body(event)
     )
     if published.deduplicated:
@@ -49,12 +55,18 @@ def publish_batch() -> Response[Any]:
     items = parse_batch(json_value(router.current_event))
     published = wiring.graph().message_service.publish_batch(items)
     return json_response(
-        201,
-        [
-            {"messageId": p.message_id, **({"deduplicated": True} if p.deduplicated else {})}
-            for p in published
-        ],
+        201, [[_answer(g) for g in p] if isinstance(p, list) else _answer(p) for p in published]
     )
+
+
+def _answer(published: Published) -> dict[str, Any]:
+    """One message's answer as the SDKs parse it: `url` for a URL group's endpoints."""
+    answer: dict[str, Any] = {"messageId": published.message_id}
+    if published.url is not None:
+        answer["url"] = published.url
+    if published.deduplicated:
+        answer["deduplicated"] = True
+    return answer
 
 
 @router.get("/v2/messages/<message_id>")

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from functions.domain.errors import ValidationError
+from functions.domain.topics import is_topic_name
 
 MAX_BATCH_ITEMS = 100
 ITEM_FIELDS = frozenset({"destination", "headers", "body", "queue"})
@@ -15,9 +16,13 @@ ITEM_FIELDS = frozenset({"destination", "headers", "body", "queue"})
 
 @dataclass(frozen=True)
 class BatchItem:
-    destination: str
+    destination: str  # an http(s) URL, or the name of a URL group
     headers: dict[str, str]
     body: bytes
+
+    @property
+    def to_group(self) -> bool:
+        return not self.destination.startswith(("http://", "https://"))
 
 
 def parse_batch(data: Any) -> list[BatchItem]:
@@ -49,11 +54,9 @@ def _item(index: int, raw: Any) -> BatchItem:
     destination = raw.get("destination")
     if not isinstance(destination, str) or not destination:
         raise item_error(index, "destination is required: an http(s) URL")
-    if not destination.startswith(("http://", "https://")):
+    if not destination.startswith(("http://", "https://")) and not is_topic_name(destination):
         raise item_error(
-            index,
-            f"destination {destination[:200]!r} is not an http(s) URL "
-            "(URL groups are not supported yet)",
+            index, f"destination {destination[:200]!r} is neither an http(s) URL nor a URL group"
         )
     return BatchItem(destination, _headers(index, raw.get("headers")), _body(index, raw))
 

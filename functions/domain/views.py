@@ -38,6 +38,8 @@ def message_view(message: Message) -> dict[str, Any]:
         "scheduleId": message.schedule_id,
         "retryDelayExpression": message.retry_delay,
         "label": message.label,
+        "topicName": message.options.get("topicName"),
+        "endpointName": message.options.get("endpointName"),
     }
     view.update({k: v for k, v in optional.items() if v is not None})
     return view
@@ -63,6 +65,8 @@ def event_view(message: Message, event: Event) -> dict[str, Any]:
         "nextDeliveryTime": to_ms(event.next_delivery_at) if event.next_delivery_at else None,
         "scheduleId": message.schedule_id,
         "label": message.label,
+        "topicName": message.options.get("topicName"),
+        "endpointName": message.options.get("endpointName"),
     }
     view.update({k: v for k, v in optional.items() if v is not None})
     return view

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from functions.domain.batch import BatchItem, item_error
 from functions.domain.clock import Clock
-from functions.domain.errors import ConflictError, PayloadTooLargeError, ValidationError
+from functions.domain.errors import (
+    ConflictError,
+    NotFoundError,
+    PayloadTooLargeError,
+    ValidationError,
+)
 from functions.domain.messages import CANCELLABLE, Message
 from functions.domain.publish import Headers, PublishLimits, dedup_key, parse_publish
 from functions.domain.retry import validate_retry_delay
 from functions.domain.timers import TimerPayload
+from functions.domain.topics import Topic
 from functions.domain.views import message_view
 from functions.ports import (
     ConditionFailedError,
@@ -32,6 +38,7 @@ MAX_BULK = 1000
 class Published:
     message_id: str
     deduplicated: bool = False
+    url: str | None = None  # the endpoint's, for a publish to a URL group
 
 
 @dataclass(frozen=True)
@@ -58,6 +65,7 @@ class MessageService:
     limits: PublishLimits
     switches: KillSwitches | None = None
     dedup_window: timedelta = DEDUP_WINDOW
+    groups: Callable[[str], Topic] | None = None  # a URL group by name (404 when unknown)
 
     def publish(self, *, destination: str, headers: Mapping[str, str], body: bytes) -> Published:
         """Validate, write the record (with its dedup id), then arm its timer: in that order."""
@@ -66,22 +74,62 @@ class MessageService:
         now = self.clock()
         return self._store(*self._prepare(destination, headers, body, now=now), now=now)
 
-    def publish_batch(self, items: list[BatchItem]) -> list[Published]:
-        """Every item validated before any is written, so a bad one (named by its index)
-        writes nothing; then each is published in order. Items with one deduplication id
-        deduplicate against each other as separate publishes would."""
+    def publish_to_group(
+        self, *, group: str, headers: Mapping[str, str], body: bytes
+    ) -> list[Published]:
+        """One message per endpoint of the group, all validated before any is written."""
         if self.switches is not None:
             self.switches.check(what="message")
         now = self.clock()
-        prepared = []
+        prepared = self._prepare_group(group, headers, body, now=now)
+        return [self._store(message, claim, now=now) for message, claim in prepared]
+
+    def publish_batch(self, items: list[BatchItem]) -> list[Published | list[Published]]:
+        """Every item validated before any is written, so a bad one (named by its index)
+        writes nothing; then each is published in order, a URL group's as a nested list.
+        Items with one deduplication id deduplicate against each other as separate publishes
+        would."""
+        if self.switches is not None:
+            self.switches.check(what="message")
+        now = self.clock()
+        prepared: list[list[tuple[Message, DedupClaim | None]]] = []
         for index, item in enumerate(items):
             try:
-                prepared.append(self._prepare(item.destination, item.headers, item.body, now=now))
+                if item.to_group:
+                    prepared.append(
+                        self._prepare_group(item.destination, item.headers, item.body, now=now)
+                    )
+                else:
+                    prepared.append(
+                        [self._prepare(item.destination, item.headers, item.body, now=now)]
+                    )
             except ValidationError as exc:
                 raise item_error(index, str(exc)) from exc
-            except PayloadTooLargeError as exc:
-                raise PayloadTooLargeError(f"batch message {index}: {exc}") from exc
-        return [self._store(message, claim, now=now) for message, claim in prepared]
+            except (PayloadTooLargeError, NotFoundError) as exc:
+                raise type(exc)(f"batch message {index}: {exc}") from exc
+        answers: list[Published | list[Published]] = []
+        for item, messages in zip(items, prepared, strict=True):
+            stored = [self._store(message, claim, now=now) for message, claim in messages]
+            answers.append(stored if item.to_group else stored[0])
+        return answers
+
+    def _prepare_group(
+        self, group: str, headers: Mapping[str, str], body: bytes, *, now: datetime
+    ) -> list[tuple[Message, DedupClaim | None]]:
+        if self.groups is None:
+            raise NotFoundError(f"URL group {group} not found")
+        topic = self.groups(group)
+        prepared = []
+        for endpoint in topic.endpoints:
+            message, claim = self._prepare(endpoint.url, headers, body, now=now)
+            named = {"topicName": topic.name}
+            if endpoint.name:
+                named["endpointName"] = endpoint.name
+            message = replace(message, options={**message.options, **named})
+            if claim is not None:  # one deduplication id covers the group's endpoints apart
+                claim = replace(claim, key=f"{claim.key}@{endpoint.url}")
+            prepared.append((message, claim))
+        return prepared
 
     def _prepare(
         self, destination: str, headers: Mapping[str, str], body: bytes, *, now: datetime
@@ -95,12 +143,13 @@ class MessageService:
         return message, DedupClaim(key=key, now=now, window=self.dedup_window) if key else None
 
     def _store(self, message: Message, claim: DedupClaim | None, *, now: datetime) -> Published:
+        url = message.url if "topicName" in message.options else None
         try:
             self.store.create(message, dedup=claim)
         except DuplicateMessageError as duplicate:
-            return Published(duplicate.first_message_id, deduplicated=True)
+            return Published(duplicate.first_message_id, deduplicated=True, url=url)
         self.timers.arm(TimerPayload(message.message_id, message.due_at), now=now)
-        return Published(message.message_id)
+        return Published(message.message_id, url=url)
 
     def enqueue(self, message: Message) -> None:
         """Store and arm an internally built message (a callback); repeating it is harmless."""

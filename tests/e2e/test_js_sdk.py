@@ -107,3 +107,38 @@ def test_js_sdk_batch_and_batch_json_deliver_each_item(
     assert received["/jsbatch/raw"].body == b"plain text"
     assert received["/jsbatch/raw"].headers["Upstash-Message-Id"] == raw_answer["messageId"]
     assert len(receiver.wait_for(4, timeout=1.5)) == 3
+
+
+def test_js_sdk_url_groups_round_trip_and_fan_out(
+    either_dev: DevProcess, receiver: Receiver, node_modules: Path
+) -> None:
+    env = {
+        **os.environ,
+        "QSTASH_URL": either_dev.url,
+        "QSTASH_TOKEN": either_dev.token,
+        "DESTINATION": receiver.url("/jsgroup"),
+        "GROUP": "js-group-" + os.urandom(4).hex(),
+    }
+    run = subprocess.run(  # noqa: S603 - node from PATH and our own script
+        [str(shutil.which("node")), "urlgroups.mjs"],
+        cwd=JS_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout)
+    assert [e.get("name") for e in result["group"]["endpoints"]] == ["first", None]
+    assert env["GROUP"] in result["listed"]
+    assert sorted(p["url"] for p in result["published"]) == [
+        receiver.url("/jsgroup/js-1"),
+        receiver.url("/jsgroup/js-2"),
+    ]
+    assert [e["url"] for e in result["after"]["endpoints"]] == [receiver.url("/jsgroup/js-2")]
+    assert "not found" in result["gone"]
+    received = receiver.wait_for(2, timeout=15)
+    assert sorted(r.path for r in received) == ["/jsgroup/js-1", "/jsgroup/js-2"]
+    ids = {p["messageId"] for p in result["published"]}
+    assert {r.headers["Upstash-Message-Id"] for r in received} == ids

@@ -147,7 +147,9 @@ def test_token_with_stray_whitespace_is_accepted(aws: Aws) -> None:
             "Upstash-Delay",
         ),
         ("/v2/publish/ftp://example.com/x", {}, None, 400, "http(s) URL"),
-        ("/v2/publish/not-a-url", {}, None, 400, "destination"),
+        ("/v2/publish/not:a-url", {}, None, 400, "destination"),
+        # A bare name is a URL group: one that does not exist is a 404 naming it
+        ("/v2/publish/not-a-url", {}, None, 404, "URL group not-a-url"),
         (
             "/v2/publish/https://example.com/x",
             {"Upstash-Method": "BREW"},

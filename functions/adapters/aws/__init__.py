@@ -16,6 +16,7 @@ from functions.adapters.aws.messages import MessageStore
 from functions.adapters.aws.models import MODELS
 from functions.adapters.aws.schedules import ScheduleStore
 from functions.adapters.aws.timers import TimerConfig, Timers
+from functions.adapters.aws.topics import TopicStore
 from functions.domain.timers import STEP, TimerPayload
 from functions.ports import Adapters
 
@@ -64,6 +65,7 @@ def aws_adapters(settings: Settings) -> Adapters:
         schedules=ScheduleStore(),
         flows=FlowStore(),
         kill_switches=KillSwitchStore(),
+        topics=TopicStore(),
         overdue=messages,
         timers=timers,
         step_timers=step_timers,

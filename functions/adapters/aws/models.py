@@ -248,6 +248,20 @@ class KillSwitchItem(Model):
     set_at = UTCDateTimeAttribute()
 
 
+class TopicItem(Model):
+    """One URL group; all of them live in one small partition (`TOPIC`), its name the sort key.
+    `updated_at_ms` is the version a compare-and-set write conditions on."""
+
+    class Meta:
+        table_name = "duetime"
+        region = "us-east-1"
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    updated_at_ms = NumberAttribute()
+    doc = UnicodeAttribute()
+
+
 MODELS: tuple[type[Model], ...] = (
     MessageItem,
     DedupItem,
@@ -256,4 +270,5 @@ MODELS: tuple[type[Model], ...] = (
     StepItem,
     IdempotencyItem,
     KillSwitchItem,
+    TopicItem,
 )

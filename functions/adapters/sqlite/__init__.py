@@ -11,6 +11,7 @@ from functions.adapters.sqlite.messages import SqliteMessageStore
 from functions.adapters.sqlite.scan import SqliteOverdueScan
 from functions.adapters.sqlite.schedules import SqliteScheduleStore
 from functions.adapters.sqlite.timers import LocalTimers
+from functions.adapters.sqlite.topics import SqliteTopicStore
 from functions.domain.signing import SigningKeys
 from functions.ports import Adapters
 
@@ -29,6 +30,7 @@ def sqlite_adapters(
         schedules=SqliteScheduleStore(db),
         flows=SqliteFlowStore(db),
         kill_switches=SqliteKillSwitchStore(db),
+        topics=SqliteTopicStore(db),
         overdue=SqliteOverdueScan(db),
         timers=timers,
         step_timers=timers,

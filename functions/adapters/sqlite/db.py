@@ -75,6 +75,11 @@ CREATE TABLE IF NOT EXISTS signing_keys (
     id INTEGER PRIMARY KEY CHECK (id = 1),  -- one row, once the keys were first rotated
     doc TEXT NOT NULL                       -- functions.domain.signing.keys_document
 );
+CREATE TABLE IF NOT EXISTS topics (
+    name TEXT PRIMARY KEY,
+    updated INTEGER NOT NULL,   -- unix ms: the version a compare-and-set write expects
+    doc TEXT NOT NULL           -- functions.domain.topics.topic_document
+);
 CREATE TABLE IF NOT EXISTS kill_switches (
     scope TEXT PRIMARY KEY,
     reason TEXT,
