@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from urllib.parse import unquote, unquote_plus, urlsplit
 
 from functions.domain import timeouts
-from functions.domain.clock import from_unix_seconds
+from functions.domain.clock import from_unix_seconds, parse_iso
 from functions.domain.destinations import check_allowed_host
 from functions.domain.durations import parse_duration
 from functions.domain.errors import DestinationRefusedError, PayloadTooLargeError, ValidationError
@@ -109,6 +109,15 @@ def require_http_url(url: str, field: str) -> None:
         raise ValidationError(f"{field} must be an absolute http(s) URL, got {url!r}")
 
 
+# QStash headers duetime does not act on yet: refused, never silently dropped.
+NOT_SUPPORTED = (
+    "Upstash-Flow-Control-Key",
+    "Upstash-Flow-Control-Value",
+    "Upstash-Redact-Fields",
+    "Upstash-Queue-Name",
+)
+
+
 def parse_publish(
     *,
     destination: str,
@@ -119,6 +128,12 @@ def parse_publish(
 ) -> Message:
     """Validate a publish request and build the message to store."""
     h = Headers(headers)
+    for name in NOT_SUPPORTED:
+        if h.get(name) is not None:
+            raise ValidationError(
+                f"{name} is not supported by duetime yet; the message would be delivered as "
+                "if it were absent, so it is refused. Remove the header."
+            )
     if limits.allowed_hosts:
         try:
             check_allowed_host(destination, limits.allowed_hosts)
@@ -226,24 +241,38 @@ def dedup_key(h: Headers, message: Message) -> str | None:
 
 
 def due_time(h: Headers, now: datetime) -> datetime:
-    """`Upstash-Not-Before` (unix seconds) wins over `Upstash-Delay`; neither means now."""
+    """`Upstash-Not-Before` (unix seconds, or ISO 8601 with `Z` or an offset: a duetime
+    extension) wins over `Upstash-Delay`; neither means now. A time already past means now,
+    as on QStash."""
     not_before = h.get("Upstash-Not-Before")
     delay = h.get("Upstash-Delay")
     if not_before is not None:
-        try:
-            seconds = int(not_before.strip())
-        except ValueError as exc:
+        at = _not_before(not_before.strip())
+        if at.timestamp() < 0 or at > now + _MAX_HORIZON:
             raise ValidationError(
-                f"Upstash-Not-Before must be unix seconds, got {not_before!r}"
-            ) from exc
-        if seconds < 0 or seconds > now.timestamp() + _MAX_HORIZON.total_seconds():
-            raise ValidationError(
-                f"Upstash-Not-Before must be unix seconds within 10 years, got {seconds}"
+                f"Upstash-Not-Before must be a time within 10 years, got {not_before!r}"
             )
-        return max(now, from_unix_seconds(seconds))
+        return max(now, at)
     if delay is not None:
         return now + parse_duration(delay, field="Upstash-Delay")
     return now
+
+
+def _not_before(text: str) -> datetime:
+    if re.fullmatch(r"-?[0-9]{1,12}", text):
+        return from_unix_seconds(max(int(text), -1))
+    if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9:.,]+(Z|[+-][0-9:]+)?", text):
+        raise ValidationError(
+            "Upstash-Not-Before must be unix seconds or an ISO 8601 time with Z or an offset, "
+            f"got {text!r}"
+        )
+    try:
+        return parse_iso(text.replace("Z", "+00:00"), field="Upstash-Not-Before")
+    except ValidationError as exc:
+        # Name the rule, not only the parser's complaint: a naive time is never guessed.
+        raise ValidationError(
+            f"{exc} (Upstash-Not-Before needs Z or an offset such as +02:00)"
+        ) from exc
 
 
 def _retries(value: str | None, default: int, *, field: str = "Upstash-Retries") -> int:

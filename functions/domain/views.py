@@ -67,6 +67,7 @@ def event_view(message: Message, event: Event) -> dict[str, Any]:
         "label": message.label,
         "topicName": message.options.get("topicName"),
         "endpointName": message.options.get("endpointName"),
+        "retryDelayExpr": message.retry_delay,  # the name QStash's event log uses
     }
     view.update({k: v for k, v in optional.items() if v is not None})
     return view

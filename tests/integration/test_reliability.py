@@ -36,6 +36,10 @@ def test_fails_twice_then_succeeds_spaced_by_the_retry_delay_expression(aws: Aws
     attempts = [e.at for e in events if e.state.value in {"ERROR", "DELIVERED"}]
     gaps = [(b - a).total_seconds() for a, b in pairwise(attempts)]
     assert gaps == [pytest.approx(1.0, abs=0.05), pytest.approx(2.0, abs=0.05)]
+    # And every event in the log carries the expression, as QStash's `retryDelayExpr`
+    logged = call("GET", "/v2/events", token=aws.token, query=f"messageId={message_id}")
+    assert len(logged.json["events"]) == len(events)
+    assert {e["retryDelayExpr"] for e in logged.json["events"]} == {"1000 * (1 + retried)"}
 
 
 def test_failing_forever_lands_in_the_dlq_and_calls_the_failure_callback(aws: Aws) -> None:

@@ -168,12 +168,40 @@ def test_not_before_in_the_past_means_now() -> None:
     [
         ("tomorrow", "must be unix seconds"),
         ("1.5", "must be unix seconds"),
-        ("-1", "must be unix seconds within 10 years"),
+        ("-1", "must be a time within 10 years"),
+        ("2031-01-06T09:00:00", "needs Z or an offset"),
+        ("2031-01-06", "must be unix seconds or an ISO 8601 time"),
+        ("2031-13-06T09:00:00Z", "is not an ISO 8601 time"),
+        ("2999-01-01T00:00:00Z", "must be a time within 10 years"),
     ],
 )
 def test_invalid_not_before_is_rejected(value: str, message: str) -> None:
     with pytest.raises(ValidationError, match=f"Upstash-Not-Before {message}"):
         publish({"Upstash-Not-Before": value})
+
+
+@pytest.mark.parametrize(
+    "value", [f"{NOW.year + 1}-06-01T12:00:00Z", f"{NOW.year + 1}-06-01T14:00:00+02:00"]
+)
+def test_not_before_takes_iso_8601_with_z_or_an_offset(value: str) -> None:
+    # A duetime extension: both spell the same instant, read as UTC inside
+    due = publish({"Upstash-Not-Before": value}).due_at
+    assert due == datetime(NOW.year + 1, 6, 1, 12, 0, tzinfo=UTC)
+    assert due.utcoffset() == timedelta(0)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Upstash-Flow-Control-Key",
+        "Upstash-Flow-Control-Value",
+        "Upstash-Redact-Fields",
+        "Upstash-Queue-Name",
+    ],
+)
+def test_a_qstash_header_duetime_does_not_act_on_is_refused_by_name(name: str) -> None:
+    with pytest.raises(ValidationError, match=f"{name} is not supported by duetime yet"):
+        publish({name: "x"})
 
 
 def test_not_before_beyond_the_representable_range_is_a_validation_error() -> None:

@@ -209,3 +209,10 @@ def test_huge_server_requested_delay_is_capped_at_one_day(headers: dict[str, str
 def test_retry_after_seconds_is_taken_up_to_one_day(seconds: int) -> None:
     delay = server_requested_delay({"Retry-After": str(seconds)}, NOW)
     assert delay == min(ONE_DAY, timedelta(seconds=seconds))
+
+
+def test_the_readmes_ladder_is_60s_doubling_to_a_one_hour_cap() -> None:
+    # The README's scenario 2 ladder: 60 s, 120 s, 240 s, ... capped at 1 h
+    ladder = "min(3600000, 60000 * pow(2, retried))"
+    delays = [retry_delay(retried=n, expression=ladder).total_seconds() for n in range(8)]
+    assert delays == [60, 120, 240, 480, 960, 1920, 3600, 3600]
