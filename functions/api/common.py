@@ -42,6 +42,50 @@ def query_list(event: APIGatewayProxyEventV2, name: str) -> list[str] | None:
     return [part for value in values for part in value.split(",") if part]
 
 
+def multi_filter(
+    data: dict[str, Any] | None, event: APIGatewayProxyEventV2, name: str
+) -> tuple[str, ...]:
+    """A filter with one or more values (any may match): a string or an array of strings in
+    the JSON body, or the query parameter repeated (`url=a&url=b`, as @upstash/qstash sends
+    arrays). Values are not split on commas: a URL may hold one."""
+    if data is not None and name in data:
+        value = data[name]
+        values = value if isinstance(value, list) else [value]
+        if not values or not all(isinstance(v, str) and v for v in values):
+            raise ValidationError(
+                f"{name} must be a non-empty string or an array of them, got {value!r}"
+            )
+        return tuple(values)
+    found = query(event).get(name) or []
+    return tuple(v for v in found if v)
+
+
+def multi_int_filter(
+    data: dict[str, Any] | None, event: APIGatewayProxyEventV2, name: str
+) -> tuple[int, ...]:
+    if data is not None and name in data:
+        value = data[name]
+        values = value if isinstance(value, list) else [value]
+        if not values or not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+            raise ValidationError(f"{name} must be an integer or an array of them, got {value!r}")
+        return tuple(values)
+    found = query(event).get(name) or []
+    try:
+        return tuple(int(v) for v in found)
+    except ValueError as exc:
+        raise ValidationError(f"query parameter {name} must be integers, got {found!r}") from exc
+
+
+def int_field(data: dict[str, Any] | None, event: APIGatewayProxyEventV2, name: str) -> int | None:
+    """An integer from the JSON body's `name`, else from the query."""
+    if data is not None and name in data:
+        value = data[name]
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ValidationError(f"{name} must be an integer, got {value!r}")
+        return value
+    return query_int(event, name)
+
+
 def query_int(event: APIGatewayProxyEventV2, name: str) -> int | None:
     value = query_one(event, name)
     if value is None:
@@ -116,15 +160,3 @@ def only_known(
             f"unknown query parameter(s): {', '.join(unknown_query)}; "
             f"known: {', '.join(sorted(known))}"
         )
-
-
-def text_filter(
-    data: dict[str, Any] | None, event: APIGatewayProxyEventV2, name: str
-) -> str | None:
-    """A filter given as a non-empty string in the JSON body or the query."""
-    if data is not None and name in data:
-        value = data[name]
-        if not isinstance(value, str) or not value:
-            raise ValidationError(f"{name} must be a non-empty string, got {value!r}")
-        return value
-    return query_one(event, name)

@@ -10,12 +10,13 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from functions import wiring
 from functions.api.common import (
     id_list,
+    int_field,
     json_body,
     json_response,
     json_value,
+    multi_filter,
     only_known,
     raw_body,
-    text_filter,
 )
 from functions.domain.batch import parse_batch
 from functions.domain.publish import destination_from_path
@@ -26,7 +27,9 @@ from functions.services.messages import CancelFilter, Published
 
 router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]
 PUBLISH_PREFIX = "/v2/publish/"
-BULK_CANCEL_FIELDS = frozenset({"messageIds", "url", "label", "scheduleId"})
+BULK_CANCEL_FIELDS = frozenset(
+    {"messageIds", "url", "label", "scheduleId", "topicName", "fromDate", "toDate", "count"}
+)
 
 
 @router.post("/v2/publish/.+")
@@ -90,12 +93,17 @@ def cancel_messages() -> Response[Any]:
     data = json_body(event)
     only_known(data, event, BULK_CANCEL_FIELDS)
     selection = CancelFilter(
-        url=text_filter(data, event, "url"),
-        label=text_filter(data, event, "label"),
-        schedule_id=text_filter(data, event, "scheduleId"),
+        urls=multi_filter(data, event, "url"),
+        labels=multi_filter(data, event, "label"),
+        schedule_ids=multi_filter(data, event, "scheduleId"),
+        topic_names=multi_filter(data, event, "topicName"),
+        from_ms=int_field(data, event, "fromDate"),
+        to_ms=int_field(data, event, "toDate"),
     )
     ids = id_list(data, event, "messageIds")
-    cancelled = wiring.graph().message_service.cancel_many(ids, selection)
+    cancelled = wiring.graph().message_service.cancel_many(
+        ids, selection, count=int_field(data, event, "count")
+    )
     return json_response(200, {"cancelled": cancelled})
 
 

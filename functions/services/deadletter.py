@@ -18,29 +18,36 @@ MAX_PAGE = 100
 
 @dataclass(frozen=True)
 class DlqFilter:
-    message_id: str | None = None
-    url: str | None = None
-    schedule_id: str | None = None
-    label: str | None = None
-    response_status: int | None = None
+    """Each field that is set must match (any of its values); every failed message when
+    none is set. Times are when it failed, unix ms."""
+
+    message_ids: tuple[str, ...] = ()
+    urls: tuple[str, ...] = ()
+    schedule_ids: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()
+    topic_names: tuple[str, ...] = ()
+    response_statuses: tuple[int, ...] = ()
     from_ms: int | None = None
     to_ms: int | None = None
 
     def matches(self, message: Message) -> bool:
         last = message.events[-1] if message.events else None
         failed_ms = to_ms(last.at) if last else 0
+        status = last.response_status if last else None
         return (
-            (self.message_id is None or message.message_id == self.message_id)
-            and (self.url is None or message.url == self.url)
-            and (self.schedule_id is None or message.schedule_id == self.schedule_id)
-            and (self.label is None or message.label == self.label)
-            and (
-                self.response_status is None
-                or (last is not None and last.response_status == self.response_status)
-            )
+            _any_of(self.message_ids, message.message_id)
+            and _any_of(self.urls, message.url)
+            and _any_of(self.schedule_ids, message.schedule_id)
+            and _any_of(self.labels, message.label)
+            and _any_of(self.topic_names, message.options.get("topicName"))
+            and _any_of(self.response_statuses, status)
             and (self.from_ms is None or failed_ms >= self.from_ms)
             and (self.to_ms is None or failed_ms <= self.to_ms)
         )
+
+
+def _any_of(wanted: tuple[object, ...], value: object) -> bool:
+    return not wanted or value in wanted
 
 
 def page_size(count: int | None, maximum: int) -> int:
@@ -61,17 +68,37 @@ class DeadLetters:
         self, *, cursor: str | None, count: int | None, selection: DlqFilter
     ) -> tuple[list[dict[str, Any]], str | None]:
         """Newest failures first, filtered, with a cursor for the next page."""
+        messages, cursor = self._select(cursor=cursor, count=count, selection=selection)
+        return [dlq_view(m) for m in messages], cursor
+
+    def _select(
+        self, *, cursor: str | None, count: int | None, selection: DlqFilter
+    ) -> tuple[list[Message], str | None]:
         wanted = page_size(count, MAX_PAGE)
-        found: list[dict[str, Any]] = []
+        found: list[Message] = []
         while len(found) < wanted:
-            page = self.store.newest(Listing.DLQ, cursor=cursor, count=wanted)
+            # Never more than still wanted: the cursor then points just past the last one
+            # returned, and no match is skipped over between pages.
+            page = self.store.newest(Listing.DLQ, cursor=cursor, count=wanted - len(found))
             cursor = page.cursor
-            for message in self.store.get_many(page.ids):
-                if selection.matches(message) and len(found) < wanted:
-                    found.append(dlq_view(message))
+            found += [m for m in self.store.get_many(page.ids) if selection.matches(m)]
             if cursor is None:
                 break
         return found, cursor
+
+    def delete_matching(
+        self, *, cursor: str | None, count: int | None, selection: DlqFilter
+    ) -> tuple[int, str | None]:
+        """Delete up to `count` failed messages the filter selects; the cursor continues."""
+        messages, cursor = self._select(cursor=cursor, count=count, selection=selection)
+        return self.delete_many([m.message_id for m in messages]), cursor
+
+    def retry_matching(
+        self, *, cursor: str | None, count: int | None, selection: DlqFilter
+    ) -> tuple[list[str], str | None]:
+        """Retry up to `count` failed messages the filter selects; the new ids, and a cursor."""
+        messages, cursor = self._select(cursor=cursor, count=count, selection=selection)
+        return [self.retry(m.message_id) for m in messages], cursor
 
     def get(self, dlq_id: str) -> dict[str, Any]:
         return dlq_view(self.store.in_dlq(dlq_id))

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from functions.domain.batch import BatchItem, item_error
-from functions.domain.clock import Clock
+from functions.domain.clock import Clock, to_ms
 from functions.domain.errors import (
     ConflictError,
     NotFoundError,
@@ -43,18 +43,30 @@ class Published:
 
 @dataclass(frozen=True)
 class CancelFilter:
-    """Which pending messages a bulk cancel selects (all of them when every field is None)."""
+    """Which pending messages a bulk cancel selects: each field that is set must match (any of
+    its values); all pending messages when none is set."""
 
-    url: str | None = None
-    label: str | None = None
-    schedule_id: str | None = None
+    urls: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()
+    schedule_ids: tuple[str, ...] = ()
+    topic_names: tuple[str, ...] = ()
+    from_ms: int | None = None  # created at or after
+    to_ms: int | None = None  # created at or before
 
     def matches(self, message: Message) -> bool:
+        created = to_ms(message.created_at)
         return (
-            (self.url is None or message.url == self.url)
-            and (self.label is None or message.label == self.label)
-            and (self.schedule_id is None or message.schedule_id == self.schedule_id)
+            _any_of(self.urls, message.url)
+            and _any_of(self.labels, message.label)
+            and _any_of(self.schedule_ids, message.schedule_id)
+            and _any_of(self.topic_names, message.options.get("topicName"))
+            and (self.from_ms is None or created >= self.from_ms)
+            and (self.to_ms is None or created <= self.to_ms)
         )
+
+
+def _any_of(wanted: tuple[str, ...], value: object) -> bool:
+    return not wanted or value in wanted
 
 
 @dataclass
@@ -171,9 +183,14 @@ class MessageService:
             self.timers.disarm(message_id, message.due_at)
         return cancelled
 
-    def cancel_many(self, message_ids: list[str] | None, selection: CancelFilter) -> int:
-        """Cancel the given ids, or every pending message the filter selects. Returns how many
-        this call cancelled; finished or unknown ids are skipped, not errors."""
+    def cancel_many(
+        self, message_ids: list[str] | None, selection: CancelFilter, *, count: int | None = None
+    ) -> int:
+        """Cancel the given ids, or every pending message the filter selects (at most `count`
+        of them). Returns how many this call cancelled; finished or unknown ids are skipped,
+        not errors."""
+        if count is not None and not 1 <= count <= MAX_BULK:
+            raise ValidationError(f"count must be between 1 and {MAX_BULK}, got {count}")
         if message_ids is not None:
             if len(message_ids) > MAX_BULK:
                 raise ValidationError(
@@ -184,6 +201,8 @@ class MessageService:
             candidates = self.store.get_many(self.store.pending_ids())
         cancelled = 0
         for message in candidates:
+            if count is not None and cancelled >= count:
+                break
             if message.state not in CANCELLABLE or not selection.matches(message):
                 continue
             try:

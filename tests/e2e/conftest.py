@@ -100,6 +100,15 @@ def either_dev(request: pytest.FixtureRequest) -> DevProcess:
     return server
 
 
+@pytest.fixture(params=["embedded", "aws-emulation"])
+def fresh_dev(request: pytest.FixtureRequest) -> Iterator[DevProcess]:
+    """A server of its own, on each engine, for tests that change server-wide state (keys,
+    everything in the DLQ) which the shared servers' other tests rely on."""
+    process, info = start_dev(*(["--aws-emulation"] if request.param == "aws-emulation" else []))
+    yield info
+    stop_dev(process)
+
+
 JS_DIR = Path(__file__).parent / "js"
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import JS_DIR, DevProcess
-from tests.helpers.receiver import Receiver
+from tests.helpers.receiver import Receiver, Reply
 
 pytestmark = pytest.mark.e2e
 
@@ -142,3 +142,45 @@ def test_js_sdk_url_groups_round_trip_and_fan_out(
     assert sorted(r.path for r in received) == ["/jsgroup/js-1", "/jsgroup/js-2"]
     ids = {p["messageId"] for p in result["published"]}
     assert {r.headers["Upstash-Message-Id"] for r in received} == ids
+
+
+def test_js_sdk_bulk_cancel_and_dlq_by_filter_and_all(
+    fresh_dev: DevProcess, receiver: Receiver, node_modules: Path
+) -> None:
+    with Receiver(lambda _request, _n: Reply(status=500)) as failing:
+        env = {
+            **os.environ,
+            "QSTASH_URL": fresh_dev.url,
+            "QSTASH_TOKEN": fresh_dev.token,
+            "OK_URL": receiver.url("/bulk"),
+            "FAIL_URL": failing.url("/bulk-fail"),
+        }
+        run = subprocess.run(  # noqa: S603 - node from PATH and our own script
+            [str(shutil.which("node")), "bulk.mjs"],
+            cwd=JS_DIR,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=90,
+        )
+        assert run.returncode == 0, run.stderr
+        result = json.loads(run.stdout)
+        # The two-valued filter cancelled exactly a and b; all: true the one left
+        assert result["byFilter"] == {"cancelled": 2}
+        assert result["byAll"] == {"cancelled": 1}
+        # The three failures reached the DLQ; the blue one was retried by its label ...
+        assert result["listed"] == 3
+        (retried,) = result["retried"]["responses"]
+        # ... failed again and came back (2 red, the blue under its new id), and all: true,
+        # a page of one at a time following the cursor, deleted all three
+        assert result["back"] == 3
+        assert result["deleted"] == 3
+        assert result["left"] == 0
+        # The retry was published again (and fails again at the receiver)
+        assert any(
+            r.headers.get("Upstash-Message-Id") == retried["messageId"]
+            for r in failing.wait_for(4, timeout=15)
+        )
+    # Nothing cancelled was delivered
+    assert receiver.wait_for(1, timeout=1.0) == []

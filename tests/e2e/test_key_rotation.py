@@ -4,8 +4,6 @@ the QStash SDK's Receiver and by standardwebhooks, as receivers configured at ea
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
 import standardwebhooks
@@ -15,20 +13,10 @@ from qstash.errors import QStashError
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from functions.domain.signing import webhook_secret
-from tests.e2e.conftest import DevProcess, start_dev, stop_dev
+from tests.e2e.conftest import DevProcess
 from tests.helpers.receiver import Received, Receiver
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(params=["embedded", "aws-emulation"])
-def fresh_dev(request: pytest.FixtureRequest) -> Iterator[DevProcess]:
-    """A server of its own: rotating the shared one's keys would break the other tests."""
-    process, dev = start_dev(*(["--aws-emulation"] if request.param == "aws-emulation" else []))
-    try:
-        yield dev
-    finally:
-        stop_dev(process)
 
 
 def _deliver(client: QStash, receiver: Receiver, tag: str) -> Received:

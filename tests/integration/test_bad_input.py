@@ -49,7 +49,7 @@ def test_bulk_cancel_with_a_nan_filter_is_a_400(aws: Aws) -> None:
     publish(aws, "https://example.com/a", **{"Upstash-Delay": "1h"})
     response = call("DELETE", "/v2/messages", token=aws.token, body='{"url": NaN}')
     assert response.status == 400
-    assert response.json["error"] == "url must be a non-empty string, got nan"
+    assert response.json["error"] == "url must be a non-empty string or an array of them, got nan"
     assert len(_pending(aws)) == 1
 
 

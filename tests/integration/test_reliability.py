@@ -327,3 +327,49 @@ def test_stats_answer_the_operators_questions(aws: Aws, receiver: Receiver) -> N
         {"error": "HTTP 503", "count": 2},
         {"error": "HTTP 500", "count": 1},
     ]
+
+
+def test_a_filtered_dlq_page_never_skips_a_match_between_pages(aws: Aws) -> None:
+    # Given failures at two URLs, so that newest first a page of two holds one a and the next
+    # two a's (a page that used to drop its second match)
+    order = "aabaaba"
+    with Receiver(lambda _, __: Reply(status=500)) as down:
+        ids = [_dead(aws, down.url(f"/{p}"), 1)[0] for p in order]
+        a_url = down.url("/a")
+    wanted = {m for p, m in zip(order, ids, strict=True) if p == "a"}
+    # When the a's are paged two at a time
+    seen: list[str] = []
+    cursor = ""
+    for _ in range(10):
+        page = call("GET", "/v2/dlq", token=aws.token, query=f"url={a_url}&count=2{cursor}")
+        assert len(page.json["messages"]) <= 2
+        seen += [m["dlqId"] for m in page.json["messages"]]
+        if "cursor" not in page.json:
+            break
+        cursor = f"&cursor={page.json['cursor']}"
+    # Then every one of them is seen exactly once
+    listed = call("GET", "/v2/dlq", token=aws.token, query=f"url={a_url}").json["messages"]
+    assert sorted(seen) == sorted(wanted), (order, ids, seen, [m["dlqId"] for m in listed])
+
+
+def test_dlq_bulk_by_filter_and_all_and_an_empty_request_is_refused(aws: Aws) -> None:
+    with Receiver(lambda _, __: Reply(status=500)) as down:
+        ids = [_dead(aws, down.url(f"/{p}"), 1)[0] for p in ("x", "y", "y", "z")]
+        x, y = down.url("/x"), down.url("/y")
+    # Nothing at all names nothing: a 400, and nothing is touched
+    assert call("DELETE", "/v2/dlq", token=aws.token).status == 400
+    assert call("POST", "/v2/dlq/retry", token=aws.token, body="{}").status == 400
+    # A two-valued filter in the body retries exactly the matching three
+    retried = call("POST", "/v2/dlq/retry", token=aws.token, body=json.dumps({"url": [x, y]})).json[
+        "responses"
+    ]
+    assert len(retried) == 3
+    left = [m["dlqId"] for m in call("GET", "/v2/dlq", token=aws.token).json["messages"]]
+    assert left == [ids[3]]
+    # An unknown filter is a 400 naming it, and deletes nothing
+    typo = call("DELETE", "/v2/dlq", token=aws.token, query="queueName=nope")
+    assert typo.status == 400
+    assert "queueName" in typo.json["error"]
+    # all=true deletes what is left
+    assert call("DELETE", "/v2/dlq", token=aws.token, query="all=true").json == {"deleted": 1}
+    assert call("GET", "/v2/dlq", token=aws.token).json["messages"] == []

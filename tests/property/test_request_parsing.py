@@ -1,4 +1,4 @@
-"""The rest of the request input: bulk-cancel filters (`only_known`, `text_filter`,
+"""The rest of the request input: bulk-cancel filters (`only_known`, `multi_filter`,
 `id_list`), query values and JSON bodies (functions/api/common.py), list cursors
 (functions/ports.py), `count`, the bearer token, kill-switch scopes and flow ids."""
 
@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from functions.api.common import id_list, json_body, only_known, query_int, text_filter
+from functions.api.common import id_list, json_body, multi_filter, only_known, query_int
 from functions.api.messages import BULK_CANCEL_FIELDS
 from functions.domain.auth import bearer_token
 from functions.domain.batch import parse_batch
@@ -111,23 +111,23 @@ def test_only_known_refuses_exactly_the_unknown_fields_and_names_each(
 
 @examples(40)
 @given(query_strings, bodies, st.sampled_from(["url", "label", "scheduleId"]))
-def test_a_text_filter_is_a_non_empty_string_or_a_400_naming_it(
+def test_a_filter_is_non_empty_strings_or_a_400_naming_it(
     query: str, body: dict[str, Any] | None, name: str
 ) -> None:
     event = _event(query)
     value = value_or_named_error(
-        lambda: text_filter(body, event, name), errors=(ValidationError,), names=name
+        lambda: multi_filter(body, event, name), errors=(ValidationError,), names=name
     )
     if isinstance(value, ValidationError):
         assert body is not None
         assert name in body
     elif body is not None and name in body:
-        assert value == body[name]
-        assert value
+        given = body[name]
+        assert value == (tuple(given) if isinstance(given, list) else (given,))
+        assert all(value)
     else:
-        # from the query: its last value, if it has one
-        values = parse_qs(query).get(name)
-        assert value == (values[-1] if values else None)
+        # from the query: every non-empty value, in order (any of them may match)
+        assert value == tuple(v for v in parse_qs(query).get(name, []) if v)
 
 
 @examples(40)
