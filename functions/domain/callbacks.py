@@ -79,6 +79,21 @@ def callback_body(
     return body
 
 
+TRACE_OPTIONS = ("requestId", "traceparent")
+
+
+def trace_headers(message: Message) -> dict[str, str]:
+    """`X-Request-Id` and `traceparent` as the publish carried them. A forwarded header of the
+    same name (`Upstash-Forward-X-Request-Id`) is the caller's explicit choice and wins."""
+    names = {"requestId": "X-Request-Id", "traceparent": "traceparent"}
+    given = {name.lower() for name in message.headers}
+    return {
+        header: str(message.options[key])
+        for key, header in names.items()
+        if key in message.options and header.lower() not in given
+    }
+
+
 def callback_message(
     source: Message,
     result: AttemptResult,
@@ -111,5 +126,10 @@ def callback_message(
         max_retries=int(settings.get("retries", default_retries)),
         retry_delay=settings.get("retry-delay"),
         timeout_seconds=int(settings.get("timeout", default_timeout)),
-        options={"callbackOf": source.message_id, "callType": request.kind.value},
+        options={
+            "callbackOf": source.message_id,
+            "callType": request.kind.value,
+            # The callback carries the request id of the message it reports on.
+            **{k: v for k, v in source.options.items() if k in TRACE_OPTIONS},
+        },
     )

@@ -185,8 +185,35 @@ def parse_publish(
     )
 
 
+_TRACEPARENT = re.compile(r"[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")
+MAX_REQUEST_ID_BYTES = 256
+
+
+def trace_context(h: Headers) -> dict[str, str]:
+    """The caller's request id (`X-Request-Id`) and W3C `traceparent`, kept with the message and
+    sent on every attempt and callback, so one id follows a request from the publish to the
+    delivery. Malformed ones are a 400 naming the header, never silently dropped."""
+    found: dict[str, str] = {}
+    request_id = h.get("X-Request-Id")
+    if request_id is not None:
+        check_bytes(request_id, field="X-Request-Id", limit=MAX_REQUEST_ID_BYTES)
+        problem = unwritable("x-request-id", request_id)
+        if problem or not request_id:
+            raise ValidationError(f"X-Request-Id {problem or 'is empty'}")
+        found["requestId"] = request_id
+    traceparent = h.get("traceparent")
+    if traceparent is not None:
+        if not _TRACEPARENT.fullmatch(traceparent.strip()):
+            raise ValidationError(
+                "traceparent must be W3C trace context (version-traceid-parentid-flags, "
+                f"lowercase hex), got {traceparent[:100]!r}"
+            )
+        found["traceparent"] = traceparent.strip()
+    return found
+
+
 def _options(h: Headers) -> dict[str, object]:
-    options: dict[str, object] = {}
+    options: dict[str, object] = {**trace_context(h)}
     for name, prefix in (
         ("callback", "upstash-callback-"),
         ("failureCallback", "upstash-failure-callback-"),

@@ -40,6 +40,8 @@ def message_view(message: Message) -> dict[str, Any]:
         "label": message.label,
         "topicName": message.options.get("topicName"),
         "endpointName": message.options.get("endpointName"),
+        "requestId": message.options.get("requestId"),
+        "traceparent": message.options.get("traceparent"),
     }
     view.update({k: v for k, v in optional.items() if v is not None})
     return view
@@ -68,6 +70,8 @@ def event_view(message: Message, event: Event) -> dict[str, Any]:
         "topicName": message.options.get("topicName"),
         "endpointName": message.options.get("endpointName"),
         "retryDelayExpr": message.retry_delay,  # the name QStash's event log uses
+        "requestId": message.options.get("requestId"),
+        "traceparent": message.options.get("traceparent"),
     }
     view.update({k: v for k, v in optional.items() if v is not None})
     return view

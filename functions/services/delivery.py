@@ -12,7 +12,7 @@ from enum import StrEnum
 import httpx
 
 from functions.domain import timeouts
-from functions.domain.callbacks import callback_message, callbacks_due
+from functions.domain.callbacks import callback_message, callbacks_due, trace_headers
 from functions.domain.clock import Clock
 from functions.domain.messages import Message, MessageState
 from functions.domain.outcomes import AttemptResult, decide
@@ -96,6 +96,11 @@ class Dispatcher:
                 "state": decision.state.value,
                 "status": result.status,
                 "lateness_ms": int((started - message.due_at).total_seconds() * 1000),
+                **(
+                    {"request_id": message.options["requestId"]}
+                    if "requestId" in message.options
+                    else {}
+                ),
             },
         )
         if decision.next_due is not None:
@@ -131,4 +136,4 @@ class Dispatcher:
         extra = {"Upstash-Message-Id": message.message_id, "Upstash-Retried": str(message.retried)}
         if message.schedule_id:
             extra["Upstash-Schedule-Id"] = message.schedule_id
-        return {**message.headers, **signed, **extra}
+        return {**trace_headers(message), **message.headers, **signed, **extra}
