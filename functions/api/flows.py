@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
@@ -62,11 +63,11 @@ def list_switches() -> Response[Any]:
 def switch_on(scope: str) -> Response[Any]:
     body = json_body(router.current_event) or {}
     reason = body.get("reason")
-    wiring.graph().kill_switches.turn_on(scope, reason=str(reason) if reason else None)
+    wiring.graph().kill_switches.turn_on(unquote(scope), reason=str(reason) if reason else None)
     return json_response(200, {"killSwitches": wiring.graph().kill_switches.view()})
 
 
 @router.delete("/v2/kill-switches/<scope>")
 def switch_off(scope: str) -> Response[Any]:
-    wiring.graph().kill_switches.turn_off(scope)
+    wiring.graph().kill_switches.turn_off(unquote(scope))
     return json_response(200, {"killSwitches": wiring.graph().kill_switches.view()})

@@ -8,6 +8,11 @@ from functions.domain.errors import DuetimeError, ValidationError
 
 ALL = "all"
 _FLOWS = re.compile(r"flows:[A-Za-z0-9_.:-]{0,128}")
+# A route's rollback switch: new messages to URLs with this prefix, and fires of schedules
+# that send there, are refused while it is on.
+_URL = re.compile(r"url:https?://[^\s]{1,2048}")
+_SCHEDULE = re.compile(r"schedule:[A-Za-z0-9_.:-]{1,128}")
+SCOPES = "'all', 'flows:<id prefix>', 'url:<URL prefix>' or 'schedule:<id>'"
 
 
 class SwitchedOffError(DuetimeError):
@@ -17,17 +22,28 @@ class SwitchedOffError(DuetimeError):
 
 
 def validate_scope(scope: str) -> str:
-    if scope == ALL or _FLOWS.fullmatch(scope):
+    if scope == ALL or any(p.fullmatch(scope) for p in (_FLOWS, _URL, _SCHEDULE)):
         return scope
-    raise ValidationError(f"kill switch scope must be 'all' or 'flows:<prefix>', got {scope!r}")
+    raise ValidationError(f"kill switch scope must be {SCOPES}, got {scope[:200]!r}")
 
 
-def blocking(scopes: frozenset[str], *, flow_id: str | None = None) -> str | None:
-    """The switch that blocks new work (for a flow when `flow_id` is given), if any is on."""
+def blocking(
+    scopes: frozenset[str],
+    *,
+    flow_id: str | None = None,
+    url: str | None = None,
+    schedule_id: str | None = None,
+) -> str | None:
+    """The switch that blocks new work (for the flow, destination URL or schedule given), if
+    any is on."""
     if ALL in scopes:
         return ALL
-    if flow_id is not None:
-        for scope in sorted(scopes):
-            if scope.startswith("flows:") and flow_id.startswith(scope.removeprefix("flows:")):
-                return scope
+    for scope in sorted(scopes):
+        kind, _, value = scope.partition(":")
+        if (
+            (kind == "flows" and flow_id is not None and flow_id.startswith(value))
+            or (kind == "url" and url is not None and url.startswith(value))
+            or (kind == "schedule" and schedule_id is not None and schedule_id == value)
+        ):
+            return scope
     return None

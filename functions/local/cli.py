@@ -10,6 +10,7 @@ import signal
 import sys
 import threading
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 import httpx
 
@@ -66,7 +67,12 @@ def _parser() -> argparse.ArgumentParser:
         "kill-switch", help="stop (on) or allow (off) new arming, through the API, no deploy"
     )
     switch.add_argument("action", choices=["on", "off", "list"])
-    switch.add_argument("scope", nargs="?", default="all", help="'all' or 'flows:<prefix>'")
+    switch.add_argument(
+        "scope",
+        nargs="?",
+        default="all",
+        help="'all', 'flows:<id prefix>', 'url:<URL prefix>' or 'schedule:<id>'",
+    )
     switch.add_argument("--reason", default=None)
     switch.add_argument(
         "--url", default=os.environ.get("QSTASH_URL", f"http://127.0.0.1:{DEV_PORT}")
@@ -79,10 +85,11 @@ def _kill_switch(args: argparse.Namespace) -> int:
     base = args.url.rstrip("/")
     headers = {"Authorization": f"Bearer {args.token.strip()}"}
     path = f"{base}/v2/kill-switches"
+    scope = quote(args.scope, safe="")  # a url: scope holds slashes
     if args.action == "on":
-        response = httpx.put(f"{path}/{args.scope}", headers=headers, json={"reason": args.reason})
+        response = httpx.put(f"{path}/{scope}", headers=headers, json={"reason": args.reason})
     elif args.action == "off":
-        response = httpx.delete(f"{path}/{args.scope}", headers=headers)
+        response = httpx.delete(f"{path}/{scope}", headers=headers)
     else:
         response = httpx.get(path, headers=headers)
     print(json.dumps(response.json(), indent=2))

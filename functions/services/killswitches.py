@@ -32,14 +32,22 @@ class KillSwitches:
             self._read_at = now
         return self._cached
 
-    def check(self, *, flow_id: str | None = None, what: str) -> None:
+    def check(self, *, flow_id: str | None = None, url: str | None = None, what: str) -> None:
         """Raise SwitchedOffError naming the switch that forbids arming `what`."""
-        scope = blocking(frozenset(self.current()), flow_id=flow_id)
+        scope = blocking(frozenset(self.current()), flow_id=flow_id, url=url)
         if scope is not None:
             raise SwitchedOffError(f"kill switch {scope!r} is on: no new {what} is armed")
 
-    def blocks(self, *, flow_id: str | None = None) -> str | None:
-        return blocking(frozenset(self.current()), flow_id=flow_id)
+    def blocks(
+        self,
+        *,
+        flow_id: str | None = None,
+        url: str | None = None,
+        schedule_id: str | None = None,
+    ) -> str | None:
+        return blocking(
+            frozenset(self.current()), flow_id=flow_id, url=url, schedule_id=schedule_id
+        )
 
     def turn_on(self, scope: str, *, reason: str | None) -> None:
         self.store.turn_on(validate_scope(scope), reason=reason, now=self.clock())

@@ -149,6 +149,8 @@ class MessageService:
         message = parse_publish(
             destination=destination, headers=headers, body=body, now=now, limits=self.limits
         )
+        if self.switches is not None:  # a route's own switch (url:<prefix>)
+            self.switches.check(url=message.url, what=f"message to {message.url}")
         if message.retry_delay is not None:
             validate_retry_delay(message.retry_delay)
         key = dedup_key(Headers(headers), message)

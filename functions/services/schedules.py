@@ -100,7 +100,10 @@ class ScheduleService:
         message = fire_message(schedule, payload.due_at, now=now)
         step = advance(schedule, payload.due_at, now=now)
         # While a kill switch is on the chain goes on, but fires create no message.
-        switched_off = self.switches is not None and self.switches.blocks() is not None
+        switched_off = (
+            self.switches is not None
+            and self.switches.blocks(url=message.url, schedule_id=schedule.schedule_id) is not None
+        )
         claimed = self.store.fire(
             schedule,
             fired_at=payload.due_at,

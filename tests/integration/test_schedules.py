@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import boto3
@@ -264,3 +265,41 @@ def test_business_hours_every_30_minutes_in_berlin_across_dst(aws: Aws, receiver
         }
     )
     assert [hour for _, hour in firsts] == [8, 8, 7, 7]
+
+
+def test_route_switches_skip_a_schedules_fires_and_refuse_publishes_to_the_route(
+    aws: Aws, receiver: Receiver
+) -> None:
+    # Given two schedules, one to the route that will be switched off
+    route = receiver.url("/route-a")
+    on_route = _create(aws, f"{route}/hook", "* * * * *")
+    other = _create(aws, receiver.url("/route-b"), "* * * * *")
+    scope = quote(f"url:{route}", safe="")
+    # When the route's switch (a URL prefix) is on
+    assert call("PUT", f"/v2/kill-switches/{scope}", token=aws.token).status == 200
+    # Then a publish to the route is a 503 naming it, one elsewhere is accepted
+    refused = call("POST", f"/v2/publish/{route}/x", token=aws.token, body="x")
+    assert refused.status == 503
+    assert f"url:{route}" in refused.json["error"]
+    assert call("POST", f"/v2/publish/{receiver.url('/route-b/x')}", token=aws.token).status == 201
+    # And the schedule to the route fires nothing (its chain goes on), the other delivers
+    clock = FakeClock()
+    assert _fire_next(on_route, clock) is Outcome.SKIPPED
+    assert _fire_next(other, clock) is Outcome.DELIVERED
+    # A schedule's own switch skips only that schedule
+    assert call("DELETE", f"/v2/kill-switches/{scope}", token=aws.token).status == 200
+    assert call("PUT", f"/v2/kill-switches/schedule:{other}", token=aws.token).status == 200
+    assert _fire_next(other, clock) is Outcome.SKIPPED
+    assert _fire_next(on_route, clock) is Outcome.DELIVERED
+    # And off again, it fires
+    assert call("DELETE", f"/v2/kill-switches/schedule:{other}", token=aws.token).status == 200
+    assert _fire_next(other, clock) is Outcome.DELIVERED
+    # (the accepted publish is only stored here: nothing drives its timer)
+    paths = sorted(r.path for r in receiver.wait_for(3, timeout=5))
+    assert paths == ["/route-a/hook", "/route-b", "/route-b"]
+
+
+def test_an_unknown_kill_switch_scope_is_a_400_listing_the_scopes(aws: Aws) -> None:
+    answer = call("PUT", "/v2/kill-switches/queue:orders", token=aws.token)
+    assert answer.status == 400
+    assert "'url:<URL prefix>'" in answer.json["error"]

@@ -242,17 +242,22 @@ def test_the_bearer_token_is_a_token_or_a_401(
 @examples(40)
 @given(
     st.one_of(
-        st.sampled_from(["all", "flows:", "flows:onboarding", "ALL", "flows", "flows:a/b"]),
+        st.sampled_from(
+            ["all", "flows:", "flows:onboarding", "ALL", "flows", "flows:a/b", "url:", "schedule:"]
+        ),
         st.builds("flows:{}".format, st.text(unicode_chars, max_size=10)),
+        st.builds("url:https://{}".format, st.text(unicode_chars, max_size=10)),
+        st.builds("schedule:{}".format, st.text(unicode_chars, max_size=10)),
         st.text(unicode_chars, max_size=12),
     )
 )
-def test_a_kill_switch_scope_is_all_or_a_flow_prefix_or_a_400_naming_it(scope: str) -> None:
+def test_a_kill_switch_scope_is_a_known_kind_or_a_400_naming_it(scope: str) -> None:
     checked = value_or_named_error(
         lambda: validate_scope(scope), errors=(ValidationError,), names="kill switch scope"
     )
     if isinstance(checked, str):
-        assert checked == "all" or checked.startswith("flows:")
+        assert checked == "all" or checked.startswith(("flows:", "url:http", "schedule:"))
+        assert not checked.startswith("url:") or not any(c.isspace() for c in checked)
 
 
 @examples(40)
