@@ -27,6 +27,7 @@ from functions.domain.limits import (
     check_headers,
 )
 from functions.domain.messages import Message, new_message_id
+from functions.domain.redaction import parse_redact_fields
 from functions.domain.retry import validate_retry_delay
 
 _MAX_HORIZON = timedelta(days=365 * 10)
@@ -113,7 +114,6 @@ def require_http_url(url: str, field: str) -> None:
 NOT_SUPPORTED = (
     "Upstash-Flow-Control-Key",
     "Upstash-Flow-Control-Value",
-    "Upstash-Redact-Fields",
     "Upstash-Queue-Name",
 )
 
@@ -214,6 +214,9 @@ def trace_context(h: Headers) -> dict[str, str]:
 
 def _options(h: Headers) -> dict[str, object]:
     options: dict[str, object] = {**trace_context(h)}
+    redact = h.get("Upstash-Redact-Fields")
+    if redact is not None:
+        options["redact"] = parse_redact_fields(redact).document()
     for name, prefix in (
         ("callback", "upstash-callback-"),
         ("failureCallback", "upstash-failure-callback-"),

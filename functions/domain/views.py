@@ -8,15 +8,27 @@ from typing import Any
 from functions.domain.clock import to_ms
 from functions.domain.flows import FlowState, LedgerEvent, StepState
 from functions.domain.messages import Event, Message, MessageState
+from functions.domain.redaction import Redaction, masked
 from functions.domain.schedules import Schedule
 
 
 def _body(message: Message) -> dict[str, str]:
-    """`body` when the bytes are UTF-8, else `bodyBase64`."""
+    """`body` when the bytes are UTF-8, else `bodyBase64`; its hash when it is redacted."""
+    if _redaction(message).body:
+        return {"body": masked(message.body)}
     try:
         return {"body": message.body.decode()}
     except UnicodeDecodeError:
         return {"bodyBase64": base64.b64encode(message.body).decode()}
+
+
+def _redaction(message: Message) -> Redaction:
+    return Redaction.from_document(message.options.get("redact"))
+
+
+def _headers(message: Message) -> dict[str, list[str]]:
+    redaction = _redaction(message)
+    return {name: [redaction.header_value(name, value)] for name, value in message.headers.items()}
 
 
 def message_view(message: Message) -> dict[str, Any]:
@@ -24,7 +36,7 @@ def message_view(message: Message) -> dict[str, Any]:
         "messageId": message.message_id,
         "url": message.url,
         "method": message.method,
-        "header": {name: [value] for name, value in message.headers.items()},
+        "header": _headers(message),
         "maxRetries": message.max_retries,
         "notBefore": to_ms(message.due_at),
         "createdAt": to_ms(message.created_at),
@@ -100,7 +112,7 @@ def schedule_view(schedule: Schedule, *, last_message: Message | None) -> dict[s
         "cron": str(schedule.cron),
         "destination": t.url,
         "method": t.method,
-        "header": {name: [value] for name, value in t.headers.items()},
+        "header": _headers(t),
         "retries": t.max_retries,
         "createdAt": to_ms(schedule.created_at),
         "isPaused": schedule.paused,

@@ -195,7 +195,6 @@ def test_not_before_takes_iso_8601_with_z_or_an_offset(value: str) -> None:
     [
         "Upstash-Flow-Control-Key",
         "Upstash-Flow-Control-Value",
-        "Upstash-Redact-Fields",
         "Upstash-Queue-Name",
     ],
 )
