@@ -1,20 +1,28 @@
 """The rest of the Python SDK's methods against `duetime dev`, on both engines: schedules
 (create_json, pause, resume, list, delete), cancel_many and cancel_all, the log, and the DLQ
-(get, list, delete, delete_many). Each on a server of its own: cancel_all and the DLQ calls
-act on everything the server holds."""
+(get, list, delete, delete_many). On servers of this module's own (one per engine): cancel_all
+and the DLQ calls act on everything a server holds."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 import pytest
 from qstash import QStash
 from qstash.errors import QStashError
 
-from tests.e2e.conftest import DevProcess
+from tests.e2e.conftest import DevProcess, start_dev, stop_dev
 from tests.helpers.receiver import Receiver, Reply
 
 pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module", params=["embedded", "aws-emulation"])
+def fresh_dev(request: pytest.FixtureRequest) -> Iterator[DevProcess]:
+    process, info = start_dev(*(["--aws-emulation"] if request.param == "aws-emulation" else []))
+    yield info
+    stop_dev(process)
 
 
 def test_schedule_create_json_pause_resume_list_and_delete(fresh_dev: DevProcess) -> None:
