@@ -347,9 +347,9 @@ def test_a_filtered_dlq_page_never_skips_a_match_between_pages(aws: Aws) -> None
         if "cursor" not in page.json:
             break
         cursor = f"&cursor={page.json['cursor']}"
-    # Then every one of them is seen exactly once
-    listed = call("GET", "/v2/dlq", token=aws.token, query=f"url={a_url}").json["messages"]
-    assert sorted(seen) == sorted(wanted), (order, ids, seen, [m["dlqId"] for m in listed])
+    # Then every one of them is seen exactly once (this also caught the sharded listing
+    # ending early when the rest sat in one shard: tests/contract/test_listings.py)
+    assert sorted(seen) == sorted(wanted)
 
 
 def test_dlq_bulk_by_filter_and_all_and_an_empty_request_is_refused(aws: Aws) -> None:

@@ -343,8 +343,13 @@ class MessageStore:
         for shard in range(schema.WAKE_SHARDS):
             condition = sort_attr < before if before else None
             with storage_errors(f"list {listing.value}"):
+                # One more than a page: all that is left may sit in one shard, and only the
+                # extra key shows that it holds more than this page.
                 items = index.query(
-                    f"{listing.value}#{shard}", condition, scan_index_forward=False, limit=count
+                    f"{listing.value}#{shard}",
+                    condition,
+                    scan_index_forward=False,
+                    limit=count + 1,
                 )
                 keys.extend(str(getattr(item, sort_attr.attr_name)) for item in items)
         keys.sort(reverse=True)
