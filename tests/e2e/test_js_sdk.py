@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,6 +15,22 @@ from tests.e2e.conftest import JS_DIR, DevProcess
 from tests.helpers.receiver import Receiver, Reply
 
 pytestmark = pytest.mark.e2e
+
+
+def _node(script: str, env: dict[str, str], *, timeout: float = 60) -> dict[str, Any]:
+    """Run one of tests/e2e/js's scripts; its last stdout line is its JSON result."""
+    run = subprocess.run(  # noqa: S603 - node from PATH and our own script
+        [str(shutil.which("node")), script],
+        cwd=JS_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=timeout,
+    )
+    assert run.returncode == 0, run.stderr + run.stdout
+    result: dict[str, Any] = json.loads(run.stdout.strip().splitlines()[-1])
+    return result
 
 
 def test_js_sdk_publishes_reads_back_and_cancels(
@@ -27,17 +44,7 @@ def test_js_sdk_publishes_reads_back_and_cancels(
         "DESTINATION": receiver.url("/js"),
     }
     # When it publishes (1 s delay), publishes for later, reads that back and cancels it
-    run = subprocess.run(  # noqa: S603 - node from PATH and our own script
-        [str(shutil.which("node")), "smoke.mjs"],
-        cwd=JS_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
-    assert run.returncode == 0, run.stderr
-    result = json.loads(run.stdout)
+    result = _node("smoke.mjs", env)
     # Then every call parsed duetime's answers, and only the first message is delivered
     assert result["readBack"]["messageId"] == result["later"]["messageId"]
     assert result["readBack"]["url"] == receiver.url("/js")
@@ -82,17 +89,7 @@ def test_js_sdk_batch_and_batch_json_deliver_each_item(
         "QSTASH_TOKEN": either_dev.token,
         "DESTINATION": receiver.url("/jsbatch"),
     }
-    run = subprocess.run(  # noqa: S603 - node from PATH and our own script
-        [str(shutil.which("node")), "batch.mjs"],
-        cwd=JS_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
-    assert run.returncode == 0, run.stderr
-    result = json.loads(run.stdout)
+    result = _node("batch.mjs", env)
     # The SDK parsed one answer per item, in order, and surfaced the refusal by index
     json_ids = [a["messageId"] for a in result["json"]]
     (raw_answer,) = result["raw"]
@@ -119,17 +116,7 @@ def test_js_sdk_url_groups_round_trip_and_fan_out(
         "DESTINATION": receiver.url("/jsgroup"),
         "GROUP": "js-group-" + os.urandom(4).hex(),
     }
-    run = subprocess.run(  # noqa: S603 - node from PATH and our own script
-        [str(shutil.which("node")), "urlgroups.mjs"],
-        cwd=JS_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
-    assert run.returncode == 0, run.stderr
-    result = json.loads(run.stdout)
+    result = _node("urlgroups.mjs", env)
     assert [e.get("name") for e in result["group"]["endpoints"]] == ["first", None]
     assert env["GROUP"] in result["listed"]
     assert sorted(p["url"] for p in result["published"]) == [
@@ -155,17 +142,7 @@ def test_js_sdk_bulk_cancel_and_dlq_by_filter_and_all(
             "OK_URL": receiver.url("/bulk"),
             "FAIL_URL": failing.url("/bulk-fail"),
         }
-        run = subprocess.run(  # noqa: S603 - node from PATH and our own script
-            [str(shutil.which("node")), "bulk.mjs"],
-            cwd=JS_DIR,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=90,
-        )
-        assert run.returncode == 0, run.stderr
-        result = json.loads(run.stdout)
+        result = _node("bulk.mjs", env, timeout=90)
         # The two-valued filter cancelled exactly a and b; all: true the one left
         assert result["byFilter"] == {"cancelled": 2}
         assert result["byAll"] == {"cancelled": 1}
