@@ -9,6 +9,7 @@ from typing import Any
 
 from functions.domain.clock import Clock, to_ms
 from functions.domain.errors import NotFoundError, ValidationError
+from functions.domain.filters import any_of
 from functions.domain.messages import Message, MessageState, new_message_id
 from functions.domain.views import dlq_view
 from functions.ports import Listing, MessageStore
@@ -35,19 +36,15 @@ class DlqFilter:
         failed_ms = to_ms(last.at) if last else 0
         status = last.response_status if last else None
         return (
-            _any_of(self.message_ids, message.message_id)
-            and _any_of(self.urls, message.url)
-            and _any_of(self.schedule_ids, message.schedule_id)
-            and _any_of(self.labels, message.label)
-            and _any_of(self.topic_names, message.options.get("topicName"))
-            and _any_of(self.response_statuses, status)
+            any_of(self.message_ids, message.message_id)
+            and any_of(self.urls, message.url)
+            and any_of(self.schedule_ids, message.schedule_id)
+            and any_of(self.labels, message.label)
+            and any_of(self.topic_names, message.options.get("topicName"))
+            and any_of(self.response_statuses, status)
             and (self.from_ms is None or failed_ms >= self.from_ms)
             and (self.to_ms is None or failed_ms <= self.to_ms)
         )
-
-
-def _any_of(wanted: tuple[object, ...], value: object) -> bool:
-    return not wanted or value in wanted
 
 
 def page_size(count: int | None, maximum: int) -> int:

@@ -15,6 +15,7 @@ from functions.domain.errors import (
     PayloadTooLargeError,
     ValidationError,
 )
+from functions.domain.filters import any_of
 from functions.domain.messages import CANCELLABLE, Message
 from functions.domain.publish import Headers, PublishLimits, dedup_key, parse_publish
 from functions.domain.retry import validate_retry_delay
@@ -56,17 +57,13 @@ class CancelFilter:
     def matches(self, message: Message) -> bool:
         created = to_ms(message.created_at)
         return (
-            _any_of(self.urls, message.url)
-            and _any_of(self.labels, message.label)
-            and _any_of(self.schedule_ids, message.schedule_id)
-            and _any_of(self.topic_names, message.options.get("topicName"))
+            any_of(self.urls, message.url)
+            and any_of(self.labels, message.label)
+            and any_of(self.schedule_ids, message.schedule_id)
+            and any_of(self.topic_names, message.options.get("topicName"))
             and (self.from_ms is None or created >= self.from_ms)
             and (self.to_ms is None or created <= self.to_ms)
         )
-
-
-def _any_of(wanted: tuple[str, ...], value: object) -> bool:
-    return not wanted or value in wanted
 
 
 @dataclass

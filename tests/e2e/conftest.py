@@ -78,7 +78,15 @@ def stop_dev(process: subprocess.Popen[str]) -> None:
 
 @pytest.fixture(scope="session")
 def dev() -> Iterator[DevProcess]:
-    process, info = start_dev()
+    yield from serving("embedded")
+
+
+ENGINES = ("embedded", "aws-emulation")
+
+
+def serving(engine: str) -> Iterator[DevProcess]:
+    """`duetime dev` on one engine for as long as the generator runs (a fixture's body)."""
+    process, info = start_dev(*(["--aws-emulation"] if engine == "aws-emulation" else []))
     yield info
     stop_dev(process)
 
@@ -86,12 +94,10 @@ def dev() -> Iterator[DevProcess]:
 @pytest.fixture(scope="session")
 def dev_aws() -> Iterator[DevProcess]:
     """`duetime dev --aws-emulation`: the AWS adapters on moto, behind the same HTTP API."""
-    process, info = start_dev("--aws-emulation")
-    yield info
-    stop_dev(process)
+    yield from serving("aws-emulation")
 
 
-@pytest.fixture(params=["embedded", "aws-emulation"])
+@pytest.fixture(params=ENGINES)
 def either_dev(request: pytest.FixtureRequest) -> DevProcess:
     """Each test taking it runs on both engines."""
     server: DevProcess = request.getfixturevalue(
@@ -100,13 +106,11 @@ def either_dev(request: pytest.FixtureRequest) -> DevProcess:
     return server
 
 
-@pytest.fixture(params=["embedded", "aws-emulation"])
+@pytest.fixture(params=ENGINES)
 def fresh_dev(request: pytest.FixtureRequest) -> Iterator[DevProcess]:
     """A server of its own, on each engine, for tests that change server-wide state (keys,
     everything in the DLQ) which the shared servers' other tests rely on."""
-    process, info = start_dev(*(["--aws-emulation"] if request.param == "aws-emulation" else []))
-    yield info
-    stop_dev(process)
+    yield from serving(request.param)
 
 
 JS_DIR = Path(__file__).parent / "js"

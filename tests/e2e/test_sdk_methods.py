@@ -12,17 +12,15 @@ import pytest
 from qstash import QStash
 from qstash.errors import QStashError
 
-from tests.e2e.conftest import DevProcess, start_dev, stop_dev
+from tests.e2e.conftest import ENGINES, DevProcess, serving
 from tests.helpers.receiver import Receiver, Reply
 
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="module", params=["embedded", "aws-emulation"])
+@pytest.fixture(scope="module", params=ENGINES)
 def fresh_dev(request: pytest.FixtureRequest) -> Iterator[DevProcess]:
-    process, info = start_dev(*(["--aws-emulation"] if request.param == "aws-emulation" else []))
-    yield info
-    stop_dev(process)
+    yield from serving(request.param)
 
 
 def test_schedule_create_json_pause_resume_list_and_delete(fresh_dev: DevProcess) -> None:
