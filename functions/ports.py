@@ -25,6 +25,7 @@ from functions.domain.flows import (
     StepStatus,
 )
 from functions.domain.messages import Event, Message, MessageState
+from functions.domain.queues import Member, MemberState, QueueCounts
 from functions.domain.schedules import Schedule
 from functions.domain.signing import SigningKeys
 from functions.domain.timers import STEP, TimerPayload
@@ -174,6 +175,12 @@ class MessageStore(Protocol):
         `follow_ups` (the attempt's callbacks) are created in the same write, so a crash
         cannot record the attempt and lose them: once written, they are live work that
         recovery re-arms if their timer is never armed."""
+        ...
+
+    def park(self, message_id: str, *, lease_token: str, state: MessageState) -> None:
+        """Hand back a claim that its queue did not admit: the message waits again in `state`
+        (CREATED or RETRY) and leaves the wake index, since its queue now wakes it. Only the
+        lease holder may (ConditionFailedError)."""
         ...
 
     def cancel(self, message_id: str, *, now: datetime) -> bool:
@@ -326,6 +333,49 @@ class TopicStore(Protocol):
     def delete(self, name: str, *, previous: Topic) -> None: ...
 
 
+class QueueStore(Protocol):
+    """Queues and their members. Every change is one atomic write, so admissions never pass
+    a queue's parallelism however many callers race."""
+
+    def get(self, name: str) -> QueueCounts | None: ...
+
+    def all(self) -> list[QueueCounts]:
+        """Every queue, by name."""
+        ...
+
+    def upsert(self, name: str, *, parallelism: int, paused: bool, now: datetime) -> None:
+        """Create the queue, or change its settings (keeping its creation time)."""
+        ...
+
+    def set_paused(self, name: str, *, paused: bool, now: datetime) -> bool:
+        """False when there is no such queue."""
+        ...
+
+    def delete(self, name: str) -> None:
+        """NotFoundError for an unknown queue; ConflictError while it holds messages."""
+        ...
+
+    def join(self, member: Member, *, now: datetime) -> None:
+        """Add a member as WAITING, creating its queue (parallelism 1) if there is none. A
+        member already there is left as it is."""
+        ...
+
+    def state(self, member: Member) -> MemberState | None: ...
+
+    def admit(self, name: str) -> list[str]:
+        """Admit the oldest WAITING members while the queue has free slots and is not
+        paused; the message ids this call admitted, oldest first."""
+        ...
+
+    def leave(self, member: Member) -> bool:
+        """Drop a member, freeing its slot if it held one; False if it was not there."""
+        ...
+
+    def members(self, name: str, state: MemberState) -> list[Member]:
+        """The queue's members in that state, oldest first."""
+        ...
+
+
 class KillSwitchStore(Protocol):
     def all(self) -> list[KillSwitch]: ...
 
@@ -385,6 +435,7 @@ class Adapters:
     flows: FlowStore
     kill_switches: KillSwitchStore
     topics: TopicStore
+    queues: QueueStore
     overdue: OverdueScan
     timers: TimerPort  # messages and schedule fires
     step_timers: TimerPort  # flow steps

@@ -23,6 +23,7 @@ from functions.services.eventlog import EventLog
 from functions.services.flows import FlowRunner
 from functions.services.killswitches import KillSwitches
 from functions.services.messages import MessageService
+from functions.services.queues import QueueService
 from functions.services.recovery import Recovery
 from functions.services.schedules import ScheduleService
 from functions.services.stats import Stats
@@ -38,6 +39,7 @@ class Graph:
     kill_switches: KillSwitches
     message_service: MessageService
     topic_service: TopicService
+    queue_service: QueueService
     dispatcher: Dispatcher
     dead_letters: DeadLetters
     event_log: EventLog
@@ -81,6 +83,9 @@ def build(
     )
     switches = KillSwitches(store=adapters.kill_switches, clock=clock)
     topics = TopicService(store=adapters.topics, clock=clock)
+    queues = QueueService(
+        store=adapters.queues, messages=adapters.messages, timers=adapters.timers, clock=clock
+    )
     messages = MessageService(
         store=adapters.messages,
         timers=adapters.timers,
@@ -89,6 +94,7 @@ def build(
         switches=switches,
         dedup_window=timedelta(seconds=settings.dedup_window_seconds),
         groups=topics.resolve,
+        queues=queues,
     )
 
     def signer() -> Signer:
@@ -102,6 +108,7 @@ def build(
         clock=clock,
         allow_private=settings.dev_mode,
         allowed_hosts=settings.allowed_hosts,
+        queues=queues,
     )
     return Graph(
         settings=settings,
@@ -111,6 +118,7 @@ def build(
         kill_switches=switches,
         message_service=messages,
         topic_service=topics,
+        queue_service=queues,
         dispatcher=dispatcher,
         dead_letters=DeadLetters(store=adapters.messages, enqueue=messages.enqueue, clock=clock),
         event_log=EventLog(store=adapters.messages),
@@ -135,7 +143,12 @@ def build(
             default_retries=settings.default_retries,
         ),
         stats=Stats(store=adapters.messages, scan=adapters.overdue, clock=clock),
-        recovery=Recovery(scan=adapters.overdue, arm=adapters.arm, clock=clock),
+        recovery=Recovery(
+            scan=adapters.overdue,
+            arm=adapters.arm,
+            clock=clock,
+            reconcile_queues=lambda grace: queues.reconcile(grace=grace),
+        ),
     )
 
 

@@ -27,7 +27,7 @@ from functions.services.deadletter import DlqFilter
 
 router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]
 FILTERS = frozenset(
-    {"messageId", "url", "scheduleId", "label", "topicName", "responseStatus"}
+    {"messageId", "url", "scheduleId", "label", "topicName", "queueName", "responseStatus"}
     | {"fromDate", "toDate"}
 )
 LIST_FILTERS = FILTERS | {"cursor", "count"}
@@ -41,6 +41,7 @@ def _selection(data: dict[str, Any] | None, event: APIGatewayProxyEventV2) -> Dl
         schedule_ids=multi_filter(data, event, "scheduleId"),
         labels=multi_filter(data, event, "label"),
         topic_names=multi_filter(data, event, "topicName"),
+        queue_names=multi_filter(data, event, "queueName"),
         response_statuses=multi_int_filter(data, event, "responseStatus"),
         from_ms=int_field(data, event, "fromDate"),
         to_ms=int_field(data, event, "toDate"),

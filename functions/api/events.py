@@ -15,7 +15,8 @@ from functions.services.eventlog import EventFilter
 
 router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]
 EVENT_FILTERS = frozenset(
-    {"state", "messageIds", "messageId", "url", "scheduleId", "label", "fromDate", "toDate"}
+    {"state", "messageIds", "messageId", "url", "scheduleId", "label", "queueName"}
+    | {"fromDate", "toDate"}
     | {"cursor", "count"}
 )
 
@@ -35,6 +36,7 @@ def _page(key: str) -> Response[Any]:
         url=query_one(event, "url"),
         schedule_id=query_one(event, "scheduleId"),
         label=query_one(event, "label"),
+        queue_name=query_one(event, "queueName"),
         from_ms=query_int(event, "fromDate"),
         to_ms=query_int(event, "toDate"),
     )

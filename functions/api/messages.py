@@ -28,7 +28,8 @@ from functions.services.messages import CancelFilter, Published
 router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]
 PUBLISH_PREFIX = "/v2/publish/"
 BULK_CANCEL_FIELDS = frozenset(
-    {"messageIds", "url", "label", "scheduleId", "topicName", "fromDate", "toDate", "count"}
+    {"messageIds", "url", "label", "scheduleId", "topicName", "queueName"}
+    | {"fromDate", "toDate", "count"}
 )
 
 
@@ -42,7 +43,7 @@ def publish() -> Response[Any]:
         fanned = service.publish_to_group(
             group=tail, headers=dict(event.headers), body=raw_body(event)
         )
-        return json_response(201, [_answer(p) for p in fanned])
+        return json_response(201, [answer(p) for p in fanned])
     destination = destination_from_path(tail, event.raw_query_string or "")
     published = service.publish(
         destination=destination, headers=dict(event.headers), body=raw_body(event)
@@ -58,18 +59,18 @@ def publish_batch() -> Response[Any]:
     items = parse_batch(json_value(router.current_event))
     published = wiring.graph().message_service.publish_batch(items)
     return json_response(
-        201, [[_answer(g) for g in p] if isinstance(p, list) else _answer(p) for p in published]
+        201, [[answer(g) for g in p] if isinstance(p, list) else answer(p) for p in published]
     )
 
 
-def _answer(published: Published) -> dict[str, Any]:
+def answer(published: Published) -> dict[str, Any]:
     """One message's answer as the SDKs parse it: `url` for a URL group's endpoints."""
-    answer: dict[str, Any] = {"messageId": published.message_id}
+    view: dict[str, Any] = {"messageId": published.message_id}
     if published.url is not None:
-        answer["url"] = published.url
+        view["url"] = published.url
     if published.deduplicated:
-        answer["deduplicated"] = True
-    return answer
+        view["deduplicated"] = True
+    return view
 
 
 @router.get("/v2/messages/<message_id>")
@@ -97,6 +98,7 @@ def cancel_messages() -> Response[Any]:
         labels=multi_filter(data, event, "label"),
         schedule_ids=multi_filter(data, event, "scheduleId"),
         topic_names=multi_filter(data, event, "topicName"),
+        queue_names=multi_filter(data, event, "queueName"),
         from_ms=int_field(data, event, "fromDate"),
         to_ms=int_field(data, event, "toDate"),
     )

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from functions.domain.errors import ValidationError
+from functions.domain.queues import is_queue_name
 from functions.domain.topics import is_topic_name
 
 MAX_BATCH_ITEMS = 100
@@ -19,6 +20,7 @@ class BatchItem:
     destination: str  # an http(s) URL, or the name of a URL group
     headers: dict[str, str]
     body: bytes
+    queue: str | None = None  # enqueue to this queue instead of publishing
 
     @property
     def to_group(self) -> bool:
@@ -48,9 +50,9 @@ def _item(index: int, raw: Any) -> BatchItem:
         raise item_error(
             index, f"unknown field(s) {', '.join(unknown)}; known: {', '.join(sorted(ITEM_FIELDS))}"
         )
-    if raw.get("queue") is not None:
-        # Never accepted silently: the message would skip the queue's order and parallelism.
-        raise item_error(index, "queue: queues are not supported yet")
+    queue = raw.get("queue")
+    if queue is not None and (not isinstance(queue, str) or not is_queue_name(queue)):
+        raise item_error(index, "queue must be a queue name: 1-128 letters, digits, '_-.'")
     destination = raw.get("destination")
     if not isinstance(destination, str) or not destination:
         raise item_error(index, "destination is required: an http(s) URL")
@@ -58,7 +60,9 @@ def _item(index: int, raw: Any) -> BatchItem:
         raise item_error(
             index, f"destination {destination[:200]!r} is neither an http(s) URL nor a URL group"
         )
-    return BatchItem(destination, _headers(index, raw.get("headers")), _body(index, raw))
+    return BatchItem(
+        destination, _headers(index, raw.get("headers")), _body(index, raw), queue=queue
+    )
 
 
 def _headers(index: int, raw: Any) -> dict[str, str]:

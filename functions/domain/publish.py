@@ -27,6 +27,7 @@ from functions.domain.limits import (
     check_headers,
 )
 from functions.domain.messages import Message, new_message_id
+from functions.domain.queues import QUEUE_OPTION, check_queue_name
 from functions.domain.redaction import parse_redact_fields
 from functions.domain.retry import validate_retry_delay
 
@@ -114,7 +115,6 @@ def require_http_url(url: str, field: str) -> None:
 NOT_SUPPORTED = (
     "Upstash-Flow-Control-Key",
     "Upstash-Flow-Control-Value",
-    "Upstash-Queue-Name",
 )
 
 
@@ -125,8 +125,10 @@ def parse_publish(
     body: bytes,
     now: datetime,
     limits: PublishLimits,
+    queue: str | None = None,
 ) -> Message:
-    """Validate a publish request and build the message to store."""
+    """Validate a publish request and build the message to store. `queue` is the queue of
+    `/v2/enqueue/{queue}/...`; `Upstash-Queue-Name` names one too."""
     h = Headers(headers)
     for name in NOT_SUPPORTED:
         if h.get(name) is not None:
@@ -181,8 +183,23 @@ def parse_publish(
             h.get("Upstash-Failure-Callback"), "Upstash-Failure-Callback"
         ),
         label=h.get("Upstash-Label"),
-        options=_options(h),
+        options={**_options(h), **_queue_option(h, queue)},
     )
+
+
+def _queue_option(h: Headers, queue: str | None) -> dict[str, str]:
+    name = queue or h.get("Upstash-Queue-Name")
+    if name is None:
+        return {}
+    check_queue_name(name)
+    for timing in ("Upstash-Delay", "Upstash-Not-Before"):
+        if h.get(timing) is not None:
+            raise ValidationError(
+                f"{timing} does not apply to a queued message: a queue delivers in enqueue "
+                "order as soon as it has a free slot. Remove the header, or publish without "
+                "the queue."
+            )
+    return {QUEUE_OPTION: name}
 
 
 _TRACEPARENT = re.compile(r"[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")

@@ -52,6 +52,7 @@ def message_view(message: Message) -> dict[str, Any]:
         "label": message.label,
         "topicName": message.options.get("topicName"),
         "endpointName": message.options.get("endpointName"),
+        "queueName": message.options.get("queueName"),
         "requestId": message.options.get("requestId"),
         "traceparent": message.options.get("traceparent"),
     }
@@ -81,6 +82,7 @@ def event_view(message: Message, event: Event) -> dict[str, Any]:
         "label": message.label,
         "topicName": message.options.get("topicName"),
         "endpointName": message.options.get("endpointName"),
+        "queueName": message.options.get("queueName"),
         "retryDelayExpr": message.retry_delay,  # the name QStash's event log uses
         "requestId": message.options.get("requestId"),
         "traceparent": message.options.get("traceparent"),
@@ -126,6 +128,7 @@ def schedule_view(schedule: Schedule, *, last_message: Message | None) -> dict[s
         "timeout": t.timeout_seconds,
         "retryDelayExpression": t.retry_delay,
         "label": t.label,
+        "queueName": t.options.get("queueName"),
         "lastScheduleTime": to_ms(schedule.last_fire) if schedule.last_fire else None,
         "nextScheduleTime": to_ms(schedule.next_fire) if schedule.next_fire else None,
         "lastMissedAt": to_ms(schedule.last_missed_at) if schedule.last_missed_at else None,

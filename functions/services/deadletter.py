@@ -27,6 +27,7 @@ class DlqFilter:
     schedule_ids: tuple[str, ...] = ()
     labels: tuple[str, ...] = ()
     topic_names: tuple[str, ...] = ()
+    queue_names: tuple[str, ...] = ()
     response_statuses: tuple[int, ...] = ()
     from_ms: int | None = None
     to_ms: int | None = None
@@ -41,6 +42,7 @@ class DlqFilter:
             and any_of(self.schedule_ids, message.schedule_id)
             and any_of(self.labels, message.label)
             and any_of(self.topic_names, message.options.get("topicName"))
+            and any_of(self.queue_names, message.options.get("queueName"))
             and any_of(self.response_statuses, status)
             and (self.from_ms is None or failed_ms >= self.from_ms)
             and (self.to_ms is None or failed_ms <= self.to_ms)

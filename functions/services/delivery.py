@@ -14,12 +14,14 @@ import httpx
 from functions.domain import timeouts
 from functions.domain.callbacks import callback_message, callbacks_due, trace_headers
 from functions.domain.clock import Clock
-from functions.domain.messages import Message, MessageState
+from functions.domain.messages import TERMINAL, Message, MessageState
 from functions.domain.outcomes import AttemptResult, decide
+from functions.domain.queues import member_of
 from functions.domain.signing import Signer
 from functions.domain.timers import EARLY_TOLERANCE, TimerPayload
 from functions.observability import logger
 from functions.ports import ClaimRejectedError, MessageStore, TimerPort
+from functions.services.queues import QueueService
 from functions.services.sender import attempt
 
 
@@ -29,6 +31,7 @@ class Outcome(StrEnum):
     FAILED = "failed"
     REARMED = "rearmed"
     SKIPPED = "skipped"
+    QUEUED = "queued"  # its queue had no slot for it; the queue wakes it when one frees
 
 
 @dataclass
@@ -42,6 +45,7 @@ class Dispatcher:
     allowed_hosts: tuple[str, ...] = ()
     sleep: Callable[[float], None] = field(default=time.sleep)
     lease: timedelta = timedelta(seconds=timeouts.LEASE_SECONDS)
+    queues: QueueService | None = None
 
     def handle(self, payload: TimerPayload) -> Outcome:
         """Act on one fired timer. Safe to call any number of times for the same payload."""
@@ -59,10 +63,23 @@ class Dispatcher:
             state = rejected.message.state.value if rejected.message else "missing"
             logger.info("timer skipped", extra={"message_id": payload.target_id, "state": state})
             return Outcome.SKIPPED
+        if not self._admitted(message, lease_token):
+            return Outcome.QUEUED
         wait = (message.due_at - self.clock()).total_seconds()
         if wait > 0:
             self.sleep(wait)
         return self._attempt(message, lease_token)
+
+    def _admitted(self, message: Message, lease_token: str) -> bool:
+        """A queued message goes only when its queue admits it; otherwise the claim is handed
+        back and the message waits in line (its queue wakes it)."""
+        queues = self.queues
+        if queues is None or member_of(message) is None or queues.admit(message):
+            return True
+        waiting = MessageState.RETRY if message.retried else MessageState.CREATED
+        self.store.park(message.message_id, lease_token=lease_token, state=waiting)
+        queues.parked(message)
+        return False
 
     def _attempt(self, message: Message, lease_token: str) -> Outcome:
         started = self.clock()
@@ -107,6 +124,8 @@ class Dispatcher:
             self.timers.arm(TimerPayload(message.message_id, decision.next_due), now=finished)
         for callback in callbacks:
             self.timers.arm(TimerPayload(callback.message_id, callback.due_at), now=finished)
+        if self.queues is not None and decision.state in TERMINAL:
+            self.queues.finished(message)
         return {
             MessageState.DELIVERED: Outcome.DELIVERED,
             MessageState.RETRY: Outcome.RETRY,

@@ -22,6 +22,7 @@ class EventFilter:
     url: str | None = None
     schedule_id: str | None = None
     label: str | None = None
+    queue_name: str | None = None
     from_ms: int | None = None
     to_ms: int | None = None
 
@@ -30,6 +31,7 @@ class EventFilter:
             (self.url is None or message.url == self.url)
             and (self.schedule_id is None or message.schedule_id == self.schedule_id)
             and (self.label is None or message.label == self.label)
+            and (self.queue_name is None or message.options.get("queueName") == self.queue_name)
         )
 
     def event_matches(self, event: Event) -> bool:

@@ -1,5 +1,5 @@
-"""Kill switches: stop all new arming (`all`) or that of flows whose id starts with a prefix
-(`flows:<prefix>`), at run time, without a deploy. What is already armed still runs."""
+"""Kill switches: stop all new arming (`all`), or that of one route (flows by id prefix, a URL
+prefix, a schedule, a queue), at run time, without a deploy. What is already armed still runs."""
 
 from __future__ import annotations
 
@@ -32,9 +32,16 @@ class KillSwitches:
             self._read_at = now
         return self._cached
 
-    def check(self, *, flow_id: str | None = None, url: str | None = None, what: str) -> None:
+    def check(
+        self,
+        *,
+        flow_id: str | None = None,
+        url: str | None = None,
+        queue: str | None = None,
+        what: str,
+    ) -> None:
         """Raise SwitchedOffError naming the switch that forbids arming `what`."""
-        scope = blocking(frozenset(self.current()), flow_id=flow_id, url=url)
+        scope = blocking(frozenset(self.current()), flow_id=flow_id, url=url, queue=queue)
         if scope is not None:
             raise SwitchedOffError(f"kill switch {scope!r} is on: no new {what} is armed")
 
@@ -44,9 +51,14 @@ class KillSwitches:
         flow_id: str | None = None,
         url: str | None = None,
         schedule_id: str | None = None,
+        queue: str | None = None,
     ) -> str | None:
         return blocking(
-            frozenset(self.current()), flow_id=flow_id, url=url, schedule_id=schedule_id
+            frozenset(self.current()),
+            flow_id=flow_id,
+            url=url,
+            schedule_id=schedule_id,
+            queue=queue,
         )
 
     def turn_on(self, scope: str, *, reason: str | None) -> None:

@@ -18,6 +18,7 @@ from functions.domain.errors import (
 from functions.domain.filters import any_of
 from functions.domain.messages import CANCELLABLE, Message
 from functions.domain.publish import Headers, PublishLimits, dedup_key, parse_publish
+from functions.domain.queues import QUEUE_OPTION, member_of
 from functions.domain.retry import validate_retry_delay
 from functions.domain.timers import TimerPayload
 from functions.domain.topics import Topic
@@ -30,6 +31,7 @@ from functions.ports import (
     TimerPort,
 )
 from functions.services.killswitches import KillSwitches
+from functions.services.queues import QueueService
 
 DEDUP_WINDOW = timedelta(minutes=10)
 MAX_BULK = 1000
@@ -51,6 +53,7 @@ class CancelFilter:
     labels: tuple[str, ...] = ()
     schedule_ids: tuple[str, ...] = ()
     topic_names: tuple[str, ...] = ()
+    queue_names: tuple[str, ...] = ()
     from_ms: int | None = None  # created at or after
     to_ms: int | None = None  # created at or before
 
@@ -61,6 +64,7 @@ class CancelFilter:
             and any_of(self.labels, message.label)
             and any_of(self.schedule_ids, message.schedule_id)
             and any_of(self.topic_names, message.options.get("topicName"))
+            and any_of(self.queue_names, message.options.get(QUEUE_OPTION))
             and (self.from_ms is None or created >= self.from_ms)
             and (self.to_ms is None or created <= self.to_ms)
         )
@@ -75,22 +79,38 @@ class MessageService:
     switches: KillSwitches | None = None
     dedup_window: timedelta = DEDUP_WINDOW
     groups: Callable[[str], Topic] | None = None  # a URL group by name (404 when unknown)
+    queues: QueueService | None = None
 
-    def publish(self, *, destination: str, headers: Mapping[str, str], body: bytes) -> Published:
-        """Validate, write the record (with its dedup id), then arm its timer: in that order."""
+    def publish(
+        self,
+        *,
+        destination: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        queue: str | None = None,
+    ) -> Published:
+        """Validate, write the record (with its dedup id), then arm its timer: in that order.
+        A queued message takes its place in its queue instead, which wakes it in turn."""
         if self.switches is not None:
             self.switches.check(what="message")
         now = self.clock()
-        return self._store(*self._prepare(destination, headers, body, now=now), now=now)
+        return self._store(
+            *self._prepare(destination, headers, body, now=now, queue=queue), now=now
+        )
 
     def publish_to_group(
-        self, *, group: str, headers: Mapping[str, str], body: bytes
+        self,
+        *,
+        group: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        queue: str | None = None,
     ) -> list[Published]:
         """One message per endpoint of the group, all validated before any is written."""
         if self.switches is not None:
             self.switches.check(what="message")
         now = self.clock()
-        prepared = self._prepare_group(group, headers, body, now=now)
+        prepared = self._prepare_group(group, headers, body, now=now, queue=queue)
         return [self._store(message, claim, now=now) for message, claim in prepared]
 
     def publish_batch(self, items: list[BatchItem]) -> list[Published | list[Published]]:
@@ -106,31 +126,54 @@ class MessageService:
             try:
                 if item.to_group:
                     prepared.append(
-                        self._prepare_group(item.destination, item.headers, item.body, now=now)
+                        self._prepare_group(
+                            item.destination, item.headers, item.body, now=now, queue=item.queue
+                        )
                     )
                 else:
                     prepared.append(
-                        [self._prepare(item.destination, item.headers, item.body, now=now)]
+                        [
+                            self._prepare(
+                                item.destination,
+                                item.headers,
+                                item.body,
+                                now=now,
+                                queue=item.queue,
+                            )
+                        ]
                     )
             except ValidationError as exc:
                 raise item_error(index, str(exc)) from exc
             except (PayloadTooLargeError, NotFoundError) as exc:
                 raise type(exc)(f"batch message {index}: {exc}") from exc
         answers: list[Published | list[Published]] = []
+        position = 0
         for item, messages in zip(items, prepared, strict=True):
-            stored = [self._store(message, claim, now=now) for message, claim in messages]
+            stored = []
+            for message, claim in messages:
+                # A microsecond apart, so a queue keeps the batch's order (its order key is
+                # the creation time) and the event log lists it as sent.
+                in_order = replace(message, created_at=now + timedelta(microseconds=position))
+                stored.append(self._store(in_order, claim, now=now))
+                position += 1
             answers.append(stored if item.to_group else stored[0])
         return answers
 
     def _prepare_group(
-        self, group: str, headers: Mapping[str, str], body: bytes, *, now: datetime
+        self,
+        group: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        *,
+        now: datetime,
+        queue: str | None = None,
     ) -> list[tuple[Message, DedupClaim | None]]:
         if self.groups is None:
             raise NotFoundError(f"URL group {group} not found")
         topic = self.groups(group)
         prepared = []
         for endpoint in topic.endpoints:
-            message, claim = self._prepare(endpoint.url, headers, body, now=now)
+            message, claim = self._prepare(endpoint.url, headers, body, now=now, queue=queue)
             named = {"topicName": topic.name}
             if endpoint.name:
                 named["endpointName"] = endpoint.name
@@ -141,13 +184,29 @@ class MessageService:
         return prepared
 
     def _prepare(
-        self, destination: str, headers: Mapping[str, str], body: bytes, *, now: datetime
+        self,
+        destination: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        *,
+        now: datetime,
+        queue: str | None = None,
     ) -> tuple[Message, DedupClaim | None]:
         message = parse_publish(
-            destination=destination, headers=headers, body=body, now=now, limits=self.limits
+            destination=destination,
+            headers=headers,
+            body=body,
+            now=now,
+            limits=self.limits,
+            queue=queue,
         )
-        if self.switches is not None:  # a route's own switch (url:<prefix>)
+        queue_name = message.options.get(QUEUE_OPTION)
+        if queue_name is not None and self.queues is None:
+            raise ValidationError("queues are not available on this deployment")
+        if self.switches is not None:  # a route's own switch (url:<prefix>, queue:<name>)
             self.switches.check(url=message.url, what=f"message to {message.url}")
+            if queue_name is not None:
+                self.switches.check(queue=queue_name, what=f"message to queue {queue_name}")
         if message.retry_delay is not None:
             validate_retry_delay(message.retry_delay)
         key = dedup_key(Headers(headers), message)
@@ -159,7 +218,11 @@ class MessageService:
             self.store.create(message, dedup=claim)
         except DuplicateMessageError as duplicate:
             return Published(duplicate.first_message_id, deduplicated=True, url=url)
-        self.timers.arm(TimerPayload(message.message_id, message.due_at), now=now)
+        member = member_of(message)
+        if member is not None and self.queues is not None:
+            self.queues.join(member)
+        else:
+            self.timers.arm(TimerPayload(message.message_id, message.due_at), now=now)
         return Published(message.message_id, url=url)
 
     def enqueue(self, message: Message) -> None:
@@ -179,7 +242,7 @@ class MessageService:
         message = self.store.get(message_id)
         cancelled = self.store.cancel(message_id, now=self.clock())
         if cancelled:
-            self.timers.disarm(message_id, message.due_at)
+            self._cancelled(message)
         return cancelled
 
     def cancel_many(
@@ -197,7 +260,10 @@ class MessageService:
                 )
             candidates = self.store.get_many(message_ids)
         else:
-            candidates = self.store.get_many(self.store.pending_ids())
+            # Parked queued messages wait outside the wake index, in their queue.
+            parked = self.queues.waiting_ids() if self.queues is not None else []
+            pending = list(dict.fromkeys([*self.store.pending_ids(), *parked]))
+            candidates = self.store.get_many(pending)
         cancelled = 0
         for message in candidates:
             if count is not None and cancelled >= count:
@@ -206,8 +272,14 @@ class MessageService:
                 continue
             try:
                 if self.store.cancel(message.message_id, now=self.clock()):
-                    self.timers.disarm(message.message_id, message.due_at)
+                    self._cancelled(message)
                     cancelled += 1
             except ConflictError:
                 continue  # finished while we looked
         return cancelled
+
+    def _cancelled(self, message: Message) -> None:
+        """An armed EventBridge schedule is deleted; a queued message frees its place."""
+        self.timers.disarm(message.message_id, message.due_at)
+        if self.queues is not None:
+            self.queues.finished(message)

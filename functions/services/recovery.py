@@ -26,6 +26,7 @@ LIMIT = 500
 class RecoveryReport:
     recovered: int
     target_ids: tuple[str, ...]
+    queue_members: int = 0  # queued messages whose slot was freed or whose wake-up was lost
 
 
 @dataclass
@@ -34,11 +35,14 @@ class Recovery:
     arm: Callable[[TimerPayload, datetime], None]
     clock: Clock
     grace: timedelta = GRACE
+    # Queues keep their own waiting line, outside the wake index (QueueService.reconcile).
+    reconcile_queues: Callable[[timedelta], int] | None = None
 
     def run(self) -> RecoveryReport:
-        """Re-arm every overdue timer for immediate delivery."""
+        """Re-arm every overdue timer for immediate delivery, then settle the queues."""
         now = self.clock()
         overdue = self.scan.overdue(before=now - self.grace, limit=LIMIT)
         for timer in overdue:
             self.arm(timer, now)
-        return RecoveryReport(len(overdue), tuple(t.target_id for t in overdue))
+        members = self.reconcile_queues(self.grace) if self.reconcile_queues else 0
+        return RecoveryReport(len(overdue), tuple(t.target_id for t in overdue), members)

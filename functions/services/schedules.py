@@ -102,7 +102,12 @@ class ScheduleService:
         # While a kill switch is on the chain goes on, but fires create no message.
         switched_off = (
             self.switches is not None
-            and self.switches.blocks(url=message.url, schedule_id=schedule.schedule_id) is not None
+            and self.switches.blocks(
+                url=message.url,
+                schedule_id=schedule.schedule_id,
+                queue=message.options.get("queueName"),
+            )
+            is not None
         )
         claimed = self.store.fire(
             schedule,

@@ -31,14 +31,14 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_dev(*args: str) -> tuple[subprocess.Popen[str], DevProcess]:
+def start_dev(*args: str, log_level: str = "WARNING") -> tuple[subprocess.Popen[str], DevProcess]:
     port = _free_port()
     process = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
         [sys.executable, "-m", "functions.local.cli", "dev", "--port", str(port), *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={**os.environ, "POWERTOOLS_LOG_LEVEL": "WARNING"},
+        env={**os.environ, "POWERTOOLS_LOG_LEVEL": log_level},
     )
     assert process.stdout is not None
     banner: dict[str, str] = {}
@@ -84,9 +84,11 @@ def dev() -> Iterator[DevProcess]:
 ENGINES = ("embedded", "aws-emulation")
 
 
-def serving(engine: str) -> Iterator[DevProcess]:
+def serving(engine: str, *, log_level: str = "WARNING") -> Iterator[DevProcess]:
     """`duetime dev` on one engine for as long as the generator runs (a fixture's body)."""
-    process, info = start_dev(*(["--aws-emulation"] if engine == "aws-emulation" else []))
+    process, info = start_dev(
+        *(["--aws-emulation"] if engine == "aws-emulation" else []), log_level=log_level
+    )
     yield info
     stop_dev(process)
 

@@ -161,3 +161,26 @@ def test_js_sdk_bulk_cancel_and_dlq_by_filter_and_all(
         )
     # Nothing cancelled was delivered
     assert receiver.wait_for(1, timeout=1.0) == []
+
+
+def test_js_sdk_queues_hold_while_paused_and_deliver_in_order(
+    either_dev: DevProcess, receiver: Receiver, node_modules: Path
+) -> None:
+    env = {
+        **os.environ,
+        "QSTASH_URL": either_dev.url,
+        "QSTASH_TOKEN": either_dev.token,
+        "DESTINATION": receiver.url("/jsqueue"),
+        "QUEUE": "js-queue-" + os.urandom(4).hex(),
+    }
+    result = _node("queues.mjs", env)
+    assert (result["paused"]["paused"], result["paused"]["parallelism"]) == (True, 1)
+    assert result["waiting"]["lag"] == 3
+    assert env["QUEUE"] in result["listed"]
+    assert (result["drained"]["lag"], result["drained"]["paused"]) == (0, False)
+    assert "not found" in result["gone"]
+    received = receiver.wait_for(3, timeout=15)
+    assert [r.path for r in received] == ["/jsqueue/js-0", "/jsqueue/js-1", "/jsqueue/js-2"]
+    assert [r.headers["Upstash-Message-Id"] for r in received] == [
+        e["messageId"] for e in result["enqueued"]
+    ]

@@ -88,7 +88,7 @@ def test_batch_items_sharing_a_deduplication_id_are_one_message(
     ("item", "named"),
     [
         ({"destination": "not a url"}, "destination"),
-        ({"destination": "http://127.0.0.1:9/x", "queue": "orders"}, "queue"),
+        ({"destination": "http://127.0.0.1:9/x", "queue": "two words"}, "queue"),
         ({"destination": "http://127.0.0.1:9/x", "headers": {"Upstash-Delay": "soon"}}, "Delay"),
         ({"destination": "http://127.0.0.1:9/x", "bodyy": "typo"}, "bodyy"),
         ({"destination": "http://127.0.0.1:9/x", "headers": {"X": 1}}, "headers"),

@@ -19,7 +19,7 @@ def _pending(aws: Aws) -> list[str]:
 @pytest.mark.parametrize(
     ("query", "body", "named"),
     [
-        ("queueName=nope&count=100", None, "queueName"),
+        ("queue=nope&count=100", None, "queue"),
         ("URL=https://example.com/a", None, "URL"),
         ("", {"messageId": "msg_x"}, "messageId"),
         ("", {"ids": ["msg_x"]}, "ids"),
@@ -45,6 +45,14 @@ def test_bulk_cancel_with_an_unknown_field_is_a_400_and_cancels_nothing(
     assert _pending(aws) == sorted(before)
 
 
+def test_bulk_cancel_by_a_queue_that_holds_nothing_cancels_nothing(aws: Aws) -> None:
+    # The defect this suite was written for: this cancelled every pending message
+    before = [publish(aws, f"https://example.com/{n}", **{"Upstash-Delay": "1h"}) for n in "ab"]
+    response = call("DELETE", "/v2/messages", token=aws.token, query="queueName=nope&count=100")
+    assert (response.status, response.json) == (200, {"cancelled": 0})
+    assert _pending(aws) == sorted(before)
+
+
 def test_bulk_cancel_with_a_nan_filter_is_a_400(aws: Aws) -> None:
     publish(aws, "https://example.com/a", **{"Upstash-Delay": "1h"})
     response = call("DELETE", "/v2/messages", token=aws.token, body='{"url": NaN}')
@@ -63,9 +71,9 @@ def test_bulk_cancel_with_no_body_and_no_query_cancels_all_pending(aws: Aws) -> 
 
 @pytest.mark.parametrize("route", ["/v2/events", "/v2/logs", "/v2/dlq"])
 def test_a_listing_with_an_unknown_filter_is_a_400(aws: Aws, route: str) -> None:
-    response = call("GET", route, token=aws.token, query="queueName=nope")
+    response = call("GET", route, token=aws.token, query="queue=nope")
     assert response.status == 400
-    assert "unknown query parameter(s): queueName" in response.json["error"]
+    assert "unknown query parameter(s): queue;" in response.json["error"]
 
 
 @pytest.mark.parametrize(

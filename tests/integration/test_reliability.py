@@ -367,9 +367,9 @@ def test_dlq_bulk_by_filter_and_all_and_an_empty_request_is_refused(aws: Aws) ->
     left = [m["dlqId"] for m in call("GET", "/v2/dlq", token=aws.token).json["messages"]]
     assert left == [ids[3]]
     # An unknown filter is a 400 naming it, and deletes nothing
-    typo = call("DELETE", "/v2/dlq", token=aws.token, query="queueName=nope")
+    typo = call("DELETE", "/v2/dlq", token=aws.token, query="queue=nope")
     assert typo.status == 400
-    assert "queueName" in typo.json["error"]
+    assert "queue;" in typo.json["error"]
     # all=true deletes what is left
     assert call("DELETE", "/v2/dlq", token=aws.token, query="all=true").json == {"deleted": 1}
     assert call("GET", "/v2/dlq", token=aws.token).json["messages"] == []

@@ -300,6 +300,25 @@ def test_route_switches_skip_a_schedules_fires_and_refuse_publishes_to_the_route
 
 
 def test_an_unknown_kill_switch_scope_is_a_400_listing_the_scopes(aws: Aws) -> None:
-    answer = call("PUT", "/v2/kill-switches/queue:orders", token=aws.token)
+    answer = call("PUT", "/v2/kill-switches/topic:orders", token=aws.token)
     assert answer.status == 400
     assert "'url:<URL prefix>'" in answer.json["error"]
+    assert "'queue:<name>'" in answer.json["error"]
+
+
+def test_a_queue_switch_skips_fires_into_that_queue_and_refuses_enqueues(
+    aws: Aws, receiver: Receiver
+) -> None:
+    into_queue = _create(aws, receiver.url("/queued"), "* * * * *", **{"Upstash-Queue-Name": "q"})
+    assert call("GET", f"/v2/schedules/{into_queue}", token=aws.token).json["queueName"] == "q"
+    assert call("PUT", "/v2/kill-switches/queue:q", token=aws.token).status == 200
+    refused = call("POST", f"/v2/enqueue/q/{receiver.url('/x')}", token=aws.token, body="x")
+    assert refused.status == 503
+    assert "queue:q" in refused.json["error"]
+    assert call("POST", f"/v2/enqueue/other/{receiver.url('/x')}", token=aws.token).status == 201
+    clock = FakeClock()
+    assert _fire_next(into_queue, clock) is Outcome.SKIPPED
+    assert call("DELETE", "/v2/kill-switches/queue:q", token=aws.token).status == 200
+    assert _fire_next(into_queue, clock) is Outcome.DELIVERED
+    (request,) = receiver.wait_for(1, timeout=5)
+    assert request.path == "/queued"

@@ -17,6 +17,7 @@ def _served() -> set[tuple[str, str]]:
     for route in app._static_routes + app._dynamic_routes:
         path = route.path.replace("/v2/publish/.+", "/v2/publish/{destination}")
         path = path.replace("/v2/schedules/.+", "/v2/schedules/{destination}")
+        path = path.replace("/v2/enqueue/.+", "/v2/enqueue/{queue}/{destination}")
         routes.add((route.method.lower(), re.sub(r"<(\w+)>", r"{\1}", path)))
     return routes
 

@@ -195,12 +195,31 @@ def test_not_before_takes_iso_8601_with_z_or_an_offset(value: str) -> None:
     [
         "Upstash-Flow-Control-Key",
         "Upstash-Flow-Control-Value",
-        "Upstash-Queue-Name",
     ],
 )
 def test_a_qstash_header_duetime_does_not_act_on_is_refused_by_name(name: str) -> None:
     with pytest.raises(ValidationError, match=f"{name} is not supported by duetime yet"):
         publish({name: "x"})
+
+
+def test_upstash_queue_name_puts_the_message_in_that_queue() -> None:
+    assert publish({"Upstash-Queue-Name": "orders"}).options["queueName"] == "orders"
+    assert "queueName" not in publish({}).options
+
+
+@pytest.mark.parametrize(
+    ("headers", "named"),
+    [
+        ({"Upstash-Queue-Name": "two words"}, "queue name"),
+        ({"Upstash-Queue-Name": "orders", "Upstash-Delay": "10s"}, "Upstash-Delay"),
+        ({"Upstash-Queue-Name": "orders", "Upstash-Not-Before": "2000000000"}, "Not-Before"),
+    ],
+)
+def test_a_bad_queue_or_a_delay_on_a_queued_message_is_refused(
+    headers: dict[str, str], named: str
+) -> None:
+    with pytest.raises(ValidationError, match=named):
+        publish(headers)
 
 
 def test_not_before_beyond_the_representable_range_is_a_validation_error() -> None:

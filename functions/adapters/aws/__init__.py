@@ -14,6 +14,7 @@ from functions.adapters.aws.keys import SecretsKeys
 from functions.adapters.aws.killswitches import KillSwitchStore
 from functions.adapters.aws.messages import MessageStore
 from functions.adapters.aws.models import MODELS
+from functions.adapters.aws.queues import QueueStore
 from functions.adapters.aws.schedules import ScheduleStore
 from functions.adapters.aws.timers import TimerConfig, Timers
 from functions.adapters.aws.topics import TopicStore
@@ -66,6 +67,7 @@ def aws_adapters(settings: Settings) -> Adapters:
         flows=FlowStore(),
         kill_switches=KillSwitchStore(),
         topics=TopicStore(),
+        queues=QueueStore(),
         overdue=messages,
         timers=timers,
         step_timers=step_timers,

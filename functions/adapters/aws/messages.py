@@ -262,7 +262,12 @@ class MessageStore:
         elif state in TERMINAL:
             actions += self._leave_index(event.at, retention=self.retention)
         elif next_due is not None:
-            actions += [MessageItem.due_at.set(next_due), MessageItem.wake_at.set(to_ms(next_due))]
+            actions += [
+                MessageItem.due_at.set(next_due),
+                MessageItem.wake_at.set(to_ms(next_due)),
+                # Set again: a queued message its queue parked had left the index.
+                MessageItem.wake_shard.set(schema.wake_shard(message_id)),
+            ]
         condition: Condition = (MessageItem.state == MessageState.ACTIVE.value) & (
             MessageItem.lease_token == lease_token
         )
@@ -280,6 +285,21 @@ class MessageStore:
         except TransactWriteError as exc:
             raise ConditionFailedError(f"record {message_id}: condition not met") from exc
         return self.get(message_id)
+
+    def park(self, message_id: str, *, lease_token: str, state: MessageState) -> None:
+        """Hand back an unadmitted claim: waiting again, out of the wake index."""
+        with storage_errors(f"park {message_id}"):
+            MessageItem(_pk(message_id), _SK).update(
+                actions=[
+                    MessageItem.state.set(state.value),
+                    MessageItem.lease_token.remove(),
+                    MessageItem.lease_until.remove(),
+                    MessageItem.wake_shard.remove(),
+                    MessageItem.wake_at.remove(),
+                ],
+                condition=(MessageItem.state == MessageState.ACTIVE.value)
+                & (MessageItem.lease_token == lease_token),
+            )
 
     def cancel(self, message_id: str, *, now: datetime) -> bool:
         """Cancel a pending message. True if this call cancelled it, False if it already was."""

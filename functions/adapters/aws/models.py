@@ -262,6 +262,38 @@ class TopicItem(Model):
     doc = UnicodeAttribute()
 
 
+class QueueItem(Model):
+    """One queue; all of them live in one small partition (`QUEUES`), its name the sort key.
+    `waiting` and `active` count its members and change in the same transaction as they do."""
+
+    class Meta:
+        table_name = "duetime"
+        region = "us-east-1"
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    parallelism = NumberAttribute()
+    paused = BooleanAttribute()
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    waiting = NumberAttribute(default=0)
+    active = NumberAttribute(default=0)
+
+
+class QueueMemberItem(Model):
+    """A message's place in its queue: partition `QUEUE#<name>`, sort key `M#<order>`, so a
+    query reads the queue's members in enqueue order."""
+
+    class Meta:
+        table_name = "duetime"
+        region = "us-east-1"
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    message_id = UnicodeAttribute()
+    state = UnicodeAttribute()
+
+
 MODELS: tuple[type[Model], ...] = (
     MessageItem,
     DedupItem,
@@ -271,4 +303,6 @@ MODELS: tuple[type[Model], ...] = (
     IdempotencyItem,
     KillSwitchItem,
     TopicItem,
+    QueueItem,
+    QueueMemberItem,
 )

@@ -8,6 +8,7 @@ from functions.adapters.sqlite.flows import SqliteFlowStore
 from functions.adapters.sqlite.keys import SqliteKeys
 from functions.adapters.sqlite.killswitches import SqliteKillSwitchStore
 from functions.adapters.sqlite.messages import SqliteMessageStore
+from functions.adapters.sqlite.queues import SqliteQueueStore
 from functions.adapters.sqlite.scan import SqliteOverdueScan
 from functions.adapters.sqlite.schedules import SqliteScheduleStore
 from functions.adapters.sqlite.timers import LocalTimers
@@ -31,6 +32,7 @@ def sqlite_adapters(
         flows=SqliteFlowStore(db),
         kill_switches=SqliteKillSwitchStore(db),
         topics=SqliteTopicStore(db),
+        queues=SqliteQueueStore(db),
         overdue=SqliteOverdueScan(db),
         timers=timers,
         step_timers=timers,

@@ -80,6 +80,20 @@ CREATE TABLE IF NOT EXISTS topics (
     updated INTEGER NOT NULL,   -- unix ms: the version a compare-and-set write expects
     doc TEXT NOT NULL           -- functions.domain.topics.topic_document
 );
+CREATE TABLE IF NOT EXISTS queues (
+    name TEXT PRIMARY KEY,
+    parallelism INTEGER NOT NULL,
+    paused INTEGER NOT NULL,    -- 0 or 1
+    created INTEGER NOT NULL,   -- unix µs
+    updated INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS queue_members (
+    queue TEXT NOT NULL,
+    ord TEXT NOT NULL,          -- functions.domain.queues.Member.order: enqueue order
+    message_id TEXT NOT NULL,
+    state TEXT NOT NULL,        -- WAITING or ACTIVE
+    PRIMARY KEY (queue, ord)
+);
 CREATE TABLE IF NOT EXISTS kill_switches (
     scope TEXT PRIMARY KEY,
     reason TEXT,

@@ -168,6 +168,18 @@ class SqliteMessageStore:
                     raise ConditionFailedError(f"record {message_id}: callback exists") from exc
         return recorded
 
+    def park(self, message_id: str, *, lease_token: str, state: MessageState) -> None:
+        with self.db.write() as tx:
+            current = self._locked(tx, message_id)
+            if (
+                current is None
+                or current.state is not MessageState.ACTIVE
+                or current.lease_token != lease_token
+            ):
+                raise ConditionFailedError(f"park {message_id}: lease lost")
+            parked = replace(current, state=state, lease_token=None, lease_until=None)
+            self._save(tx, parked, wake_at=None)
+
     def cancel(self, message_id: str, *, now: datetime) -> bool:
         with self.db.write() as tx:
             current = self._locked(tx, message_id)
