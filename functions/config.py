@@ -33,7 +33,7 @@ class Settings(BaseModel):
     allowed_hosts: tuple[str, ...] = ()
     max_body_bytes: int = 262_144
     default_retries: int = 3
-    delivery_timeout_seconds: int = timeouts.DELIVERY_TIMEOUT_MAX_SECONDS
+    delivery_timeout_seconds: int = timeouts.DEFAULT_DELIVERY_TIMEOUT_SECONDS
     secret_cache_seconds: int = 60
     # How long failed messages stay in the DLQ, and finished ones readable (DynamoDB TTL).
     dlq_retention_days: int = 7

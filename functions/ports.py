@@ -177,6 +177,11 @@ class MessageStore(Protocol):
         recovery re-arms if their timer is never armed."""
         ...
 
+    def extend_lease(self, message_id: str, *, lease_token: str, until: datetime) -> None:
+        """Lengthen the lease of a claim whose attempt may take longer than a claim's first
+        lease (a long Upstash-Timeout). Only the lease holder may (ConditionFailedError)."""
+        ...
+
     def park(self, message_id: str, *, lease_token: str, state: MessageState) -> None:
         """Hand back a claim that its queue did not admit: the message waits again in `state`
         (CREATED or RETRY) and leaves the wake index, since its queue now wakes it. Only the

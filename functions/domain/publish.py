@@ -336,7 +336,7 @@ def _retries(value: str | None, default: int, *, field: str = "Upstash-Retries")
 def _timeout(value: str | None, *, field: str = "Upstash-Timeout") -> int:
     limit = timeouts.DELIVERY_TIMEOUT_MAX_SECONDS
     if value is None:
-        return limit
+        return timeouts.DEFAULT_DELIVERY_TIMEOUT_SECONDS
     seconds = parse_duration(value, field=field)
     if seconds <= timedelta(0) or seconds > timedelta(seconds=limit):
         raise ValidationError(f"{field} must be between 1s and {limit}s, got {value!r}")

@@ -65,6 +65,9 @@ class Dispatcher:
             return Outcome.SKIPPED
         if not self._admitted(message, lease_token):
             return Outcome.QUEUED
+        needed = timedelta(seconds=timeouts.lease_seconds(message.timeout_seconds))
+        if needed > timedelta(seconds=timeouts.LEASE_SECONDS):  # a long Upstash-Timeout
+            self.store.extend_lease(message.message_id, lease_token=lease_token, until=now + needed)
         wait = (message.due_at - self.clock()).total_seconds()
         if wait > 0:
             self.sleep(wait)

@@ -216,7 +216,7 @@ class FlowRunner:
             url=step.destination,
             headers=self._headers(flow, index, attempt),
             body=step.body,
-            timeout_seconds=timeouts.DELIVERY_TIMEOUT_MAX_SECONDS,
+            timeout_seconds=timeouts.DEFAULT_DELIVERY_TIMEOUT_SECONDS,
             allow_private=self.allow_private,
             allowed_hosts=self.allowed_hosts,
         )

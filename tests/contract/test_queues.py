@@ -1,5 +1,5 @@
 """QueueStore: queues and their members, admitted oldest first and never past the parallelism;
-and MessageStore.park, which hands a claim back to a queue."""
+MessageStore.park, which hands a claim back to a queue; and extend_lease, for a long attempt."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from functions.domain.errors import ConflictError, NotFoundError
 from functions.domain.messages import MessageState
 from functions.domain.queues import Member, MemberState
-from functions.ports import Adapters, ConditionFailedError
+from functions.ports import Adapters, ClaimRejectedError, ConditionFailedError
 from tests.contract.builders import T0, at, claim, created, race, retrying
 
 
@@ -140,3 +140,20 @@ def test_a_parked_claim_waits_again_outside_the_wake_index(backend: Adapters) ->
     assert [t.target_id for t in backend.overdue.overdue(before=at(66), limit=10)] == [
         message.message_id
     ]
+
+
+def test_only_the_lease_holder_may_extend_its_lease(backend: Adapters) -> None:
+    message = created(backend.messages, due=T0)
+    claim(backend.messages, message.message_id, now=T0, token="t1")
+    with pytest.raises(ConditionFailedError):
+        backend.messages.extend_lease(message.message_id, lease_token="other", until=at(900))
+    backend.messages.extend_lease(message.message_id, lease_token="t1", until=at(900))
+    leased = backend.messages.get(message.message_id)
+    assert (leased.state, leased.lease_token, leased.lease_until) == (
+        MessageState.ACTIVE,
+        "t1",
+        at(900),
+    )
+    # Its claim cannot be taken over until then
+    with pytest.raises(ClaimRejectedError):
+        claim(backend.messages, message.message_id, now=at(600), token="t2")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
@@ -355,3 +355,25 @@ def parse_test_message(now: datetime) -> Message:
         due_at=now,
         created_at=now,
     )
+
+
+def test_a_long_upstash_timeout_is_accepted_and_its_attempt_holds_a_lease_to_match(
+    aws: Aws,
+) -> None:
+    leases: list[datetime | None] = []
+
+    def look(_request: object, _index: int) -> Reply:
+        # During the attempt: what lease does the stored message hold?
+        leases.append(wiring.graph().message_store.get(message_id).lease_until)
+        return Reply()
+
+    with Receiver(look) as slow:
+        message_id = publish(aws, slow.url("/long"), **{"Upstash-Timeout": "10m"})
+        started = datetime.now(tz=UTC)
+        assert delivery_pump(aws).poll_once() == 1
+        slow.wait_for(1)
+    (lease_until,) = leases
+    assert lease_until is not None
+    # 10 minutes, plus the dispatch margin and the lease's own: never shorter than the attempt
+    assert timedelta(seconds=629) < lease_until - started < timedelta(seconds=640)
+    assert _message(aws, message_id)["state"] == "DELIVERED"

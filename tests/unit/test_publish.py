@@ -107,7 +107,7 @@ def test_defaults_without_upstash_headers() -> None:
     assert message.created_at == NOW
     assert message.state is MessageState.CREATED
     assert message.max_retries == LIMITS.default_retries
-    assert message.timeout_seconds == TIMEOUT_MAX
+    assert message.timeout_seconds == timeouts.DEFAULT_DELIVERY_TIMEOUT_SECONDS
     assert message.headers == {}
     assert message.callback is None
     assert message.failure_callback is None
@@ -251,13 +251,14 @@ def test_retries_out_of_bounds_are_rejected(value: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("value", "expected"), [("1s", 1), ("10", 10), (f"{TIMEOUT_MAX}s", TIMEOUT_MAX)]
+    ("value", "expected"),
+    [("1s", 1), ("10", 10), ("90s", 90), ("14m45s", 885), (f"{TIMEOUT_MAX}s", TIMEOUT_MAX)],
 )
 def test_timeout_within_bounds_is_kept_in_seconds(value: str, expected: int) -> None:
     assert publish({"Upstash-Timeout": value}).timeout_seconds == expected
 
 
-@pytest.mark.parametrize("value", ["0s", "0", f"{TIMEOUT_MAX + 1}s", "1h"])
+@pytest.mark.parametrize("value", ["0s", "0", f"{TIMEOUT_MAX + 1}s", "15m", "1h"])
 def test_timeout_out_of_bounds_is_rejected(value: str) -> None:
     with pytest.raises(
         ValidationError, match=f"Upstash-Timeout must be between 1s and {TIMEOUT_MAX}s"

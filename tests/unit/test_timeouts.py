@@ -26,8 +26,17 @@ def test_dispatch_lambda_leaves_a_margin_beyond_the_longest_delivery() -> None:
     assert timeouts.DISPATCH_LAMBDA_TIMEOUT_SECONDS > timeouts.DELIVERY_TIMEOUT_MAX_SECONDS
 
 
-def test_lease_outlasts_any_invocation_holding_it() -> None:
-    assert timeouts.LEASE_SECONDS > timeouts.DISPATCH_LAMBDA_TIMEOUT_SECONDS
+def test_a_lease_outlasts_the_attempt_it_guards_for_every_timeout() -> None:
+    for timeout in range(1, timeouts.DELIVERY_TIMEOUT_MAX_SECONDS + 1):
+        assert timeouts.lease_seconds(timeout) > timeout + timeouts.DISPATCH_MARGIN_SECONDS
+    # The longest lease outlasts any invocation at all
+    assert timeouts.MAX_LEASE_SECONDS > timeouts.DISPATCH_LAMBDA_TIMEOUT_SECONDS
+    # And a default attempt's lease stays short, so a crashed one is retried within a minute
+    assert timeouts.LEASE_SECONDS == 60
+
+
+def test_upstash_timeout_reaches_the_lambda_ceiling_less_the_margin() -> None:
+    assert timeouts.DELIVERY_TIMEOUT_MAX_SECONDS == 900 - timeouts.DISPATCH_MARGIN_SECONDS
 
 
 def test_lambda_limits_are_respected() -> None:

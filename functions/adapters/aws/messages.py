@@ -286,6 +286,14 @@ class MessageStore:
             raise ConditionFailedError(f"record {message_id}: condition not met") from exc
         return self.get(message_id)
 
+    def extend_lease(self, message_id: str, *, lease_token: str, until: datetime) -> None:
+        with storage_errors(f"extend lease of {message_id}"):
+            MessageItem(_pk(message_id), _SK).update(
+                actions=[MessageItem.lease_until.set(until)],
+                condition=(MessageItem.state == MessageState.ACTIVE.value)
+                & (MessageItem.lease_token == lease_token),
+            )
+
     def park(self, message_id: str, *, lease_token: str, state: MessageState) -> None:
         """Hand back an unadmitted claim: waiting again, out of the wake index."""
         with storage_errors(f"park {message_id}"):

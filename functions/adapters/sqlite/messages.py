@@ -168,15 +168,14 @@ class SqliteMessageStore:
                     raise ConditionFailedError(f"record {message_id}: callback exists") from exc
         return recorded
 
+    def extend_lease(self, message_id: str, *, lease_token: str, until: datetime) -> None:
+        with self.db.write() as tx:
+            current = self._leased(tx, message_id, lease_token, what="extend")
+            self._save(tx, replace(current, lease_until=until))
+
     def park(self, message_id: str, *, lease_token: str, state: MessageState) -> None:
         with self.db.write() as tx:
-            current = self._locked(tx, message_id)
-            if (
-                current is None
-                or current.state is not MessageState.ACTIVE
-                or current.lease_token != lease_token
-            ):
-                raise ConditionFailedError(f"park {message_id}: lease lost")
+            current = self._leased(tx, message_id, lease_token, what="park")
             parked = replace(current, state=state, lease_token=None, lease_until=None)
             self._save(tx, parked, wake_at=None)
 
@@ -265,6 +264,19 @@ class SqliteMessageStore:
         return len(rows)
 
     # --- inside a transaction ---------------------------------------------------------------
+    def _leased(
+        self, tx: sqlite3.Connection, message_id: str, lease_token: str, *, what: str
+    ) -> Message:
+        """The message, if this lease still holds it (the condition AWS states)."""
+        current = self._locked(tx, message_id)
+        if (
+            current is None
+            or current.state is not MessageState.ACTIVE
+            or current.lease_token != lease_token
+        ):
+            raise ConditionFailedError(f"{what} {message_id}: lease lost")
+        return current
+
     @staticmethod
     def _locked(tx: sqlite3.Connection, message_id: str) -> Message | None:
         row = tx.execute("SELECT doc FROM messages WHERE id = ?", (message_id,)).fetchone()
