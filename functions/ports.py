@@ -25,7 +25,7 @@ from functions.domain.flows import (
     StepStatus,
 )
 from functions.domain.messages import Event, Message, MessageState
-from functions.domain.queues import Member, MemberState, QueueCounts
+from functions.domain.queues import Admission, LaneSettings, Member, MemberState, QueueCounts
 from functions.domain.schedules import Schedule
 from functions.domain.signing import SigningKeys
 from functions.domain.timers import STEP, TimerPayload
@@ -339,13 +339,13 @@ class TopicStore(Protocol):
 
 
 class QueueStore(Protocol):
-    """Queues and their members. Every change is one atomic write, so admissions never pass
-    a queue's parallelism however many callers race."""
+    """Lanes (queues and flow-control keys) and their members. Every change is one atomic
+    write, so admissions never pass a lane's parallelism or rate however many callers race."""
 
     def get(self, name: str) -> QueueCounts | None: ...
 
     def all(self) -> list[QueueCounts]:
-        """Every queue, by name."""
+        """Every lane, by name."""
         ...
 
     def upsert(self, name: str, *, parallelism: int, paused: bool, now: datetime) -> None:
@@ -353,23 +353,38 @@ class QueueStore(Protocol):
         ...
 
     def set_paused(self, name: str, *, paused: bool, now: datetime) -> bool:
-        """False when there is no such queue."""
+        """False when there is no such lane."""
+        ...
+
+    def ensure(self, name: str, *, now: datetime) -> None:
+        """Create a flow-control key's lane (no limits yet) unless it exists."""
+        ...
+
+    def pin(self, name: str, settings: LaneSettings, *, now: datetime) -> bool:
+        """Set the limits given and keep messages from changing them; False if no lane."""
+        ...
+
+    def unpin(self, name: str, *, parallelism: bool, rate: bool, now: datetime) -> bool: ...
+
+    def reset_rate(self, name: str, *, now: datetime) -> bool:
+        """End the current period: none admitted in it, a new one starts now."""
         ...
 
     def delete(self, name: str) -> None:
-        """NotFoundError for an unknown queue; ConflictError while it holds messages."""
+        """NotFoundError for an unknown lane; ConflictError while it holds messages."""
         ...
 
-    def join(self, member: Member, *, now: datetime) -> None:
-        """Add a member as WAITING, creating its queue (parallelism 1) if there is none. A
-        member already there is left as it is."""
+    def join(self, member: Member, *, now: datetime, settings: LaneSettings | None = None) -> None:
+        """Add a member as WAITING, creating its lane if there is none: a queue with
+        parallelism 1, or with `settings` (a flow-control key's message) those limits, which
+        also replace the lane's unpinned ones. A member already there is left as it is."""
         ...
 
     def state(self, member: Member) -> MemberState | None: ...
 
-    def admit(self, name: str) -> list[str]:
-        """Admit the oldest WAITING members while the queue has free slots and is not
-        paused; the message ids this call admitted, oldest first."""
+    def admit(self, name: str, *, now: datetime) -> Admission:
+        """Admit the oldest WAITING members while the lane is not paused, has free slots and
+        room in the current period."""
         ...
 
     def leave(self, member: Member) -> bool:
@@ -377,7 +392,7 @@ class QueueStore(Protocol):
         ...
 
     def members(self, name: str, state: MemberState) -> list[Member]:
-        """The queue's members in that state, oldest first."""
+        """The lane's members in that state, oldest first."""
         ...
 
 

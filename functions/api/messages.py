@@ -28,7 +28,7 @@ from functions.services.messages import CancelFilter, Published
 router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]
 PUBLISH_PREFIX = "/v2/publish/"
 BULK_CANCEL_FIELDS = frozenset(
-    {"messageIds", "url", "label", "scheduleId", "topicName", "queueName"}
+    {"messageIds", "url", "label", "scheduleId", "topicName", "queueName", "flowControlKey"}
     | {"fromDate", "toDate", "count"}
 )
 
@@ -99,6 +99,7 @@ def cancel_messages() -> Response[Any]:
         schedule_ids=multi_filter(data, event, "scheduleId"),
         topic_names=multi_filter(data, event, "topicName"),
         queue_names=multi_filter(data, event, "queueName"),
+        flow_control_keys=multi_filter(data, event, "flowControlKey"),
         from_ms=int_field(data, event, "fromDate"),
         to_ms=int_field(data, event, "toDate"),
     )

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import unquote, unquote_plus, urlsplit
 
-from functions.domain import timeouts
+from functions.domain import flowcontrol, timeouts
 from functions.domain.clock import from_unix_seconds, parse_iso
 from functions.domain.destinations import check_allowed_host
 from functions.domain.durations import parse_duration
@@ -27,7 +27,12 @@ from functions.domain.limits import (
     check_headers,
 )
 from functions.domain.messages import Message, new_message_id
-from functions.domain.queues import QUEUE_OPTION, check_queue_name
+from functions.domain.queues import (
+    FLOW_CONTROL_OPTION,
+    FLOW_CONTROL_SETTINGS_OPTION,
+    QUEUE_OPTION,
+    check_queue_name,
+)
 from functions.domain.redaction import parse_redact_fields
 from functions.domain.retry import validate_retry_delay
 
@@ -111,13 +116,6 @@ def require_http_url(url: str, field: str) -> None:
         raise ValidationError(f"{field} must be an absolute http(s) URL, got {url!r}")
 
 
-# QStash headers duetime does not act on yet: refused, never silently dropped.
-NOT_SUPPORTED = (
-    "Upstash-Flow-Control-Key",
-    "Upstash-Flow-Control-Value",
-)
-
-
 def parse_publish(
     *,
     destination: str,
@@ -130,12 +128,6 @@ def parse_publish(
     """Validate a publish request and build the message to store. `queue` is the queue of
     `/v2/enqueue/{queue}/...`; `Upstash-Queue-Name` names one too."""
     h = Headers(headers)
-    for name in NOT_SUPPORTED:
-        if h.get(name) is not None:
-            raise ValidationError(
-                f"{name} is not supported by duetime yet; the message would be delivered as "
-                "if it were absent, so it is refused. Remove the header."
-            )
     if limits.allowed_hosts:
         try:
             check_allowed_host(destination, limits.allowed_hosts)
@@ -183,12 +175,30 @@ def parse_publish(
             h.get("Upstash-Failure-Callback"), "Upstash-Failure-Callback"
         ),
         label=h.get("Upstash-Label"),
-        options={**_options(h), **_queue_option(h, queue)},
+        options={**_options(h), **_lane_options(h, queue)},
     )
 
 
-def _queue_option(h: Headers, queue: str | None) -> dict[str, str]:
+def _lane_options(h: Headers, queue: str | None) -> dict[str, object]:
+    """The queue or flow-control key a message waits in line for, as its options."""
     name = queue or h.get("Upstash-Queue-Name")
+    key, value = h.get("Upstash-Flow-Control-Key"), h.get("Upstash-Flow-Control-Value")
+    if (key is None) != (value is None):
+        raise ValidationError(
+            "Upstash-Flow-Control-Key and Upstash-Flow-Control-Value go together: the key "
+            "names the limit, the value sets it (parallelism=<n>, rate=<n>, period=<duration>)"
+        )
+    if name is not None and key is not None:
+        raise ValidationError(
+            "a message waits either in a queue or under a flow-control key, not both: drop "
+            "the queue or the Upstash-Flow-Control-* headers"
+        )
+    if key is not None and value is not None:
+        settings = flowcontrol.parse_value(value)
+        return {
+            FLOW_CONTROL_OPTION: flowcontrol.check_key(key),
+            FLOW_CONTROL_SETTINGS_OPTION: settings.document(),
+        }
     if name is None:
         return {}
     check_queue_name(name)

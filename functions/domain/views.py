@@ -53,6 +53,8 @@ def message_view(message: Message) -> dict[str, Any]:
         "topicName": message.options.get("topicName"),
         "endpointName": message.options.get("endpointName"),
         "queueName": message.options.get("queueName"),
+        "flowControlKey": message.options.get("flowControlKey"),
+        **message.options.get("flowControl", {}),  # parallelism, rate, period
         "requestId": message.options.get("requestId"),
         "traceparent": message.options.get("traceparent"),
     }

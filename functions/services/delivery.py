@@ -49,6 +49,11 @@ class Dispatcher:
 
     def handle(self, payload: TimerPayload) -> Outcome:
         """Act on one fired timer. Safe to call any number of times for the same payload."""
+        ahead = (payload.due_at - self.clock()).total_seconds()
+        if 0 < ahead <= EARLY_TOLERANCE.total_seconds():
+            # SQS delays are whole seconds, rounded down: wait out the rest, so a wake-up at
+            # a rate period's start does not arrive just before it.
+            self.sleep(ahead)
         now = self.clock()
         lease_token = secrets.token_hex(8)
         try:

@@ -54,6 +54,7 @@ class CancelFilter:
     schedule_ids: tuple[str, ...] = ()
     topic_names: tuple[str, ...] = ()
     queue_names: tuple[str, ...] = ()
+    flow_control_keys: tuple[str, ...] = ()
     from_ms: int | None = None  # created at or after
     to_ms: int | None = None  # created at or before
 
@@ -65,6 +66,7 @@ class CancelFilter:
             and any_of(self.schedule_ids, message.schedule_id)
             and any_of(self.topic_names, message.options.get("topicName"))
             and any_of(self.queue_names, message.options.get(QUEUE_OPTION))
+            and any_of(self.flow_control_keys, message.options.get("flowControlKey"))
             and (self.from_ms is None or created >= self.from_ms)
             and (self.to_ms is None or created <= self.to_ms)
         )
@@ -201,8 +203,8 @@ class MessageService:
             queue=queue,
         )
         queue_name = message.options.get(QUEUE_OPTION)
-        if queue_name is not None and self.queues is None:
-            raise ValidationError("queues are not available on this deployment")
+        if member_of(message) is not None and self.queues is None:
+            raise ValidationError("queues and flow control are not available here")
         if self.switches is not None:  # a route's own switch (url:<prefix>, queue:<name>)
             self.switches.check(url=message.url, what=f"message to {message.url}")
             if queue_name is not None:
@@ -219,7 +221,9 @@ class MessageService:
         except DuplicateMessageError as duplicate:
             return Published(duplicate.first_message_id, deduplicated=True, url=url)
         member = member_of(message)
-        if member is not None and self.queues is not None:
+        # A queued message joins its line now; a flow-controlled one when it is due (at its
+        # first claim), so a delayed one holds no slot and spends no rate while it waits.
+        if member is not None and self.queues is not None and QUEUE_OPTION in message.options:
             self.queues.join(member)
         else:
             self.timers.arm(TimerPayload(message.message_id, message.due_at), now=now)

@@ -15,12 +15,22 @@ from typing import Any
 
 from functions.domain.clock import Clock
 from functions.domain.errors import NotFoundError
+from functions.domain.flowcontrol import (
+    check_key,
+    flow_control_view,
+    is_flow_control_lane,
+    lane_name,
+    parse_pin,
+    parse_unpin,
+)
 from functions.domain.messages import CLAIMABLE, TERMINAL, Message, MessageState
 from functions.domain.queues import (
+    Admission,
     Member,
     MemberState,
     QueueCounts,
     check_queue_name,
+    lane_settings_of,
     member_of,
     parse_upsert,
     queue_view,
@@ -48,10 +58,14 @@ class QueueService:
         self.drain(settings.name)  # more slots, or resumed, admit at once
 
     def get(self, name: str) -> dict[str, Any]:
-        return queue_view(self._counts(name))
+        return queue_view(self._counts(check_queue_name(name), what="queue"))
 
     def all(self) -> list[dict[str, Any]]:
-        return [queue_view(counts) for counts in self.store.all()]
+        return [
+            queue_view(counts)
+            for counts in self.store.all()
+            if not is_flow_control_lane(counts.queue.name)
+        ]
 
     def delete(self, name: str) -> None:
         self.store.delete(check_queue_name(name))
@@ -64,6 +78,54 @@ class QueueService:
         if not self.store.set_paused(check_queue_name(name), paused=False, now=self.clock()):
             raise NotFoundError(f"queue {name} not found")
         self.drain(name)
+
+    # --- the flow-control API ---------------------------------------------------------------
+    def flow_control(self, key: str) -> dict[str, Any]:
+        return flow_control_view(self._counts(lane_name(check_key(key)), what="flow-control key"))
+
+    def flow_controls(self) -> list[dict[str, Any]]:
+        return [
+            flow_control_view(counts)
+            for counts in self.store.all()
+            if is_flow_control_lane(counts.queue.name)
+        ]
+
+    def global_parallelism(self) -> dict[str, int]:
+        """duetime sets no global cap (0, as the SDKs read "none"); the count is every
+        flow-controlled message in progress."""
+        active = sum(
+            counts.active for counts in self.store.all() if is_flow_control_lane(counts.queue.name)
+        )
+        return {"parallelismMax": 0, "parallelismCount": active}
+
+    def set_flow_control_paused(self, key: str, *, paused: bool) -> None:
+        """A key may be paused (or pinned) before its first message: its messages join when
+        due, so a pause right after a publish must not miss the key."""
+        name = lane_name(check_key(key))
+        self.store.ensure(name, now=self.clock())
+        self.store.set_paused(name, paused=paused, now=self.clock())
+        self.drain(name)
+
+    def pin(self, key: str, params: dict[str, str]) -> None:
+        settings = parse_pin(params)
+        name = lane_name(check_key(key))
+        self.store.ensure(name, now=self.clock())
+        self.store.pin(name, settings.lane(), now=self.clock())
+        self.drain(name)
+
+    def unpin(self, key: str, params: dict[str, str]) -> None:
+        parallelism, rate = parse_unpin(params)
+        self.store.unpin(self._known_key(key), parallelism=parallelism, rate=rate, now=self.clock())
+
+    def reset_rate(self, key: str) -> None:
+        name = self._known_key(key)
+        self.store.reset_rate(name, now=self.clock())
+        self.drain(name)
+
+    def _known_key(self, key: str) -> str:
+        name = lane_name(check_key(key))
+        self._counts(name, what="flow-control key")
+        return name
 
     def waiting_ids(self) -> list[str]:
         """Every queued message not yet admitted (parked ones leave the wake index)."""
@@ -86,16 +148,20 @@ class QueueService:
         state = self.store.state(member)
         if state is MemberState.ACTIVE:
             return True
-        if state is None:  # its enqueue stopped after writing the message
-            self.store.join(member, now=self.clock())
-        admitted = self.store.admit(member.queue)
-        self._wake(i for i in admitted if i != message.message_id)
-        return message.message_id in admitted
+        if state is None:  # a flow-controlled message joins when due; an enqueue that stopped
+            self.store.join(member, now=self.clock(), settings=lane_settings_of(message))
+        admission = self._admit(member.queue, skip=message.message_id, arm_held_back=False)
+        return message.message_id in admission.admitted
 
     def parked(self, message: Message) -> None:
-        """After a claim was handed back: if a slot came to it meanwhile, its wake-up was
-        lost to that claim, so wake it again."""
-        if self.store.state(_member(message)) is MemberState.ACTIVE:
+        """After a claim was handed back: admit again (a slot or a period may have come
+        meanwhile); a head the rate holds back is woken at the next period; and if another
+        admitted it meanwhile, that wake-up was lost to this claim, so wake it again."""
+        member = _member(message)
+        admission = self._admit(member.queue, arm_held_back=False)
+        if admission.held_back == message.message_id:
+            self._arm_at_next_period(admission)
+        if self.store.state(member) is MemberState.ACTIVE:
             self._wake([message.message_id])
 
     def finished(self, message: Message) -> None:
@@ -107,7 +173,24 @@ class QueueService:
         self.drain(member.queue)
 
     def drain(self, name: str) -> None:
-        self._wake(self.store.admit(name))
+        self._admit(name)
+
+    def _admit(
+        self, name: str, *, skip: str | None = None, arm_held_back: bool = True
+    ) -> Admission:
+        """Admit what the lane allows and wake it (but `skip`, whose caller goes on itself).
+        A member the rate holds back is woken when the next period starts; a claim's own
+        pass leaves that to the head's park, or each waiting claim would arm one more."""
+        admission = self.store.admit(name, now=self.clock())
+        self._wake(i for i in admission.admitted if i != skip)
+        if arm_held_back:
+            self._arm_at_next_period(admission)
+        return admission
+
+    def _arm_at_next_period(self, admission: Admission) -> None:
+        if admission.held_back is not None and admission.next_period is not None:
+            payload = TimerPayload(admission.held_back, admission.next_period)
+            self.timers.arm(payload, now=self.clock())
 
     def reconcile(self, *, grace: timedelta) -> int:
         """What recovery does for queues: free slots held by finished or vanished messages
@@ -128,10 +211,11 @@ class QueueService:
             self.drain(name)
         return acted
 
-    def _counts(self, name: str) -> QueueCounts:
-        counts = self.store.get(check_queue_name(name))
+    def _counts(self, name: str, *, what: str) -> QueueCounts:
+        counts = self.store.get(name)
         if counts is None:
-            raise NotFoundError(f"queue {name} not found")
+            shown = name.removeprefix("flowControl:")
+            raise NotFoundError(f"{what} {shown} not found")
         return counts
 
     def _wake(self, message_ids: Iterable[str]) -> None:

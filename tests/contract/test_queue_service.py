@@ -67,7 +67,7 @@ def test_reconcile_frees_the_slot_of_a_finished_message_and_admits_the_next(
         member = member_of(backend.messages.get(_queued(backend, n)))
         assert member is not None
         backend.queues.join(member, now=T0)
-    assert backend.queues.admit("orders") == ["msg_q1"]
+    assert backend.queues.admit("orders", now=T0).admitted == ["msg_q1"]
     # A crash after the record: delivered, but its slot was never freed
     deliver(backend.messages, "msg_q1", now=at(5))
     service = _service(backend, timers, at(600))
@@ -83,7 +83,8 @@ def test_reconcile_wakes_an_admitted_message_whose_wake_up_was_lost(backend: Ada
     member = member_of(backend.messages.get(_queued(backend, 1)))
     assert member is not None
     backend.queues.join(member, now=T0)
-    backend.queues.admit("orders")  # and then the process died before arming its timer
+    # Admitted, and then the process died before arming its timer
+    backend.queues.admit("orders", now=T0)
     _service(backend, timers, at(30)).reconcile(grace=GRACE)
     assert timers.armed == []  # within the grace its timer may still be on its way
     _service(backend, timers, at(600)).reconcile(grace=GRACE)

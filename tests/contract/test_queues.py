@@ -48,8 +48,8 @@ def test_joining_an_unknown_queue_creates_it_with_parallelism_one(backend: Adapt
 def test_admission_takes_the_oldest_members_up_to_the_parallelism(backend: Adapters) -> None:
     backend.queues.upsert("orders", parallelism=2, paused=False, now=T0)
     _join(backend, 3, 1, 4, 2)  # joined out of order: the order key decides
-    assert backend.queues.admit("orders") == ["msg_001", "msg_002"]
-    assert backend.queues.admit("orders") == []
+    assert backend.queues.admit("orders", now=T0).admitted == ["msg_001", "msg_002"]
+    assert backend.queues.admit("orders", now=T0).admitted == []
     counts = backend.queues.get("orders")
     assert counts is not None
     assert (counts.waiting, counts.active) == (2, 2)
@@ -65,14 +65,14 @@ def test_admission_takes_the_oldest_members_up_to_the_parallelism(backend: Adapt
 
 def test_leaving_frees_a_slot_for_the_next_member(backend: Adapters) -> None:
     _join(backend, 1, 2, 3)
-    assert backend.queues.admit("orders") == ["msg_001"]
+    assert backend.queues.admit("orders", now=T0).admitted == ["msg_001"]
     assert backend.queues.leave(_member(1)) is True
     assert backend.queues.leave(_member(1)) is False
-    assert backend.queues.admit("orders") == ["msg_002"]
+    assert backend.queues.admit("orders", now=T0).admitted == ["msg_002"]
     # A waiting member may leave too (a cancelled message): it is skipped
     assert backend.queues.leave(_member(3)) is True
     backend.queues.leave(_member(2))
-    assert backend.queues.admit("orders") == []
+    assert backend.queues.admit("orders", now=T0).admitted == []
     counts = backend.queues.get("orders")
     assert counts is not None
     assert (counts.waiting, counts.active) == (0, 0)
@@ -81,16 +81,16 @@ def test_leaving_frees_a_slot_for_the_next_member(backend: Adapters) -> None:
 def test_a_paused_queue_admits_nothing_until_resumed(backend: Adapters) -> None:
     _join(backend, 1, 2)
     assert backend.queues.set_paused("orders", paused=True, now=at(1)) is True
-    assert backend.queues.admit("orders") == []
+    assert backend.queues.admit("orders", now=T0).admitted == []
     assert backend.queues.set_paused("orders", paused=False, now=at(2)) is True
-    assert backend.queues.admit("orders") == ["msg_001"]
+    assert backend.queues.admit("orders", now=T0).admitted == ["msg_001"]
     assert backend.queues.set_paused("nope", paused=True, now=at(3)) is False
 
 
 def test_racing_admissions_never_pass_the_parallelism(backend: Adapters) -> None:
     backend.queues.upsert("orders", parallelism=3, paused=False, now=T0)
     _join(backend, *range(1, 21))
-    outcomes = race(8, lambda _i: backend.queues.admit("orders"))
+    outcomes = race(8, lambda _i: backend.queues.admit("orders", now=T0).admitted)
     admitted = [i for outcome in outcomes if isinstance(outcome, list) for i in outcome]
     assert sorted(admitted) == ["msg_001", "msg_002", "msg_003"], outcomes
     counts = backend.queues.get("orders")

@@ -184,3 +184,35 @@ def test_js_sdk_queues_hold_while_paused_and_deliver_in_order(
     assert [r.headers["Upstash-Message-Id"] for r in received] == [
         e["messageId"] for e in result["enqueued"]
     ]
+
+
+def test_js_sdk_flow_control_round_trip(
+    either_dev: DevProcess, receiver: Receiver, node_modules: Path
+) -> None:
+    env = {
+        **os.environ,
+        "QSTASH_URL": either_dev.url,
+        "QSTASH_TOKEN": either_dev.token,
+        "DESTINATION": receiver.url("/jsfc"),
+        "KEY": "js-key-" + os.urandom(4).hex(),
+    }
+    result = _node("flowcontrol.mjs", env)
+    message = result["message"]
+    assert (message["flowControlKey"], message["parallelism"], message["rate"]) == (
+        env["KEY"],
+        1,
+        10,
+    )
+    assert message["period"] == 60
+    assert (result["paused"]["flowControlKey"], result["paused"]["isPaused"]) == (env["KEY"], True)
+    assert (result["pinned"]["parallelismMax"], result["pinned"]["isPinnedParallelism"]) == (
+        2,
+        True,
+    )
+    # The reset started a new period then (a waiting message may have started in it since)
+    assert result["reset"]["isPinnedParallelism"] is False
+    assert result["reset"]["ratePeriodStart"] >= result["resetAt"] - 50
+    assert result["reset"]["rateCount"] <= 1
+    assert result["overall"]["parallelismMax"] == 0
+    received = receiver.wait_for(3, timeout=15)
+    assert sorted(r.path for r in received) == ["/jsfc/js-0", "/jsfc/js-1", "/jsfc/js-2"]

@@ -190,16 +190,36 @@ def test_not_before_takes_iso_8601_with_z_or_an_offset(value: str) -> None:
     assert due.utcoffset() == timedelta(0)
 
 
+def test_flow_control_headers_put_the_message_under_that_key() -> None:
+    message = publish(
+        {
+            "Upstash-Flow-Control-Key": "tenant-a",
+            "Upstash-Flow-Control-Value": "parallelism=2, rate=5, period=10s",
+        }
+    )
+    assert message.options["flowControlKey"] == "tenant-a"
+    assert message.options["flowControl"] == {"parallelism": 2, "rate": 5, "period": 10}
+
+
 @pytest.mark.parametrize(
-    "name",
+    ("headers", "named"),
     [
-        "Upstash-Flow-Control-Key",
-        "Upstash-Flow-Control-Value",
+        ({"Upstash-Flow-Control-Key": "k"}, "go together"),
+        ({"Upstash-Flow-Control-Value": "rate=1"}, "go together"),
+        (
+            {
+                "Upstash-Flow-Control-Key": "k",
+                "Upstash-Flow-Control-Value": "rate=1",
+                "Upstash-Queue-Name": "q",
+            },
+            "not both",
+        ),
+        ({"Upstash-Flow-Control-Key": "k", "Upstash-Flow-Control-Value": "fast"}, "Value"),
     ],
 )
-def test_a_qstash_header_duetime_does_not_act_on_is_refused_by_name(name: str) -> None:
-    with pytest.raises(ValidationError, match=f"{name} is not supported by duetime yet"):
-        publish({name: "x"})
+def test_flow_control_headers_out_of_place_are_refused(headers: dict[str, str], named: str) -> None:
+    with pytest.raises(ValidationError, match=named):
+        publish(headers)
 
 
 def test_upstash_queue_name_puts_the_message_in_that_queue() -> None:

@@ -263,7 +263,8 @@ class TopicItem(Model):
 
 
 class QueueItem(Model):
-    """One queue; all of them live in one small partition (`QUEUES`), its name the sort key.
+    """One lane (a queue or a flow-control key); all of them live in one small partition
+    (`QUEUES`), its name the sort key.
     `waiting` and `active` count its members and change in the same transaction as they do."""
 
     class Meta:
@@ -272,12 +273,18 @@ class QueueItem(Model):
 
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)
-    parallelism = NumberAttribute()
+    parallelism = NumberAttribute(null=True)  # absent: no limit (a flow-control key)
     paused = BooleanAttribute()
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
     waiting = NumberAttribute(default=0)
     active = NumberAttribute(default=0)
+    rate = NumberAttribute(null=True)
+    period_seconds = NumberAttribute(null=True)
+    rate_count = NumberAttribute(null=True)
+    period_start = UTCDateTimeAttribute(null=True)
+    pinned_parallelism = BooleanAttribute(null=True)
+    pinned_rate = BooleanAttribute(null=True)
 
 
 class QueueMemberItem(Model):

@@ -80,12 +80,18 @@ CREATE TABLE IF NOT EXISTS topics (
     updated INTEGER NOT NULL,   -- unix ms: the version a compare-and-set write expects
     doc TEXT NOT NULL           -- functions.domain.topics.topic_document
 );
-CREATE TABLE IF NOT EXISTS queues (
+CREATE TABLE IF NOT EXISTS queues (  -- lanes: queues and flow-control keys
     name TEXT PRIMARY KEY,
-    parallelism INTEGER NOT NULL,
+    parallelism INTEGER,        -- NULL: no limit
     paused INTEGER NOT NULL,    -- 0 or 1
     created INTEGER NOT NULL,   -- unix µs
-    updated INTEGER NOT NULL
+    updated INTEGER NOT NULL,
+    rate INTEGER,               -- admitted per period; NULL: no limit
+    period INTEGER NOT NULL DEFAULT 1,  -- seconds
+    rate_count INTEGER NOT NULL DEFAULT 0,
+    period_start INTEGER,       -- unix µs
+    pinned_parallelism INTEGER NOT NULL DEFAULT 0,
+    pinned_rate INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS queue_members (
     queue TEXT NOT NULL,

@@ -1,23 +1,39 @@
-"""Queues on the embedded engine: a row per queue and a row per member. Each change is one
-transaction under the database lock, so counting free slots and admitting cannot interleave."""
+"""Lanes (queues and flow-control keys) on the embedded engine: a row per lane and a row per
+member. Each change is one transaction under the database lock, so counting free slots and
+the period's room and admitting cannot interleave."""
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from functions.adapters.sqlite.codec import from_us, to_us
+from functions.adapters.sqlite.codec import from_us, opt_dt, to_us
 from functions.adapters.sqlite.db import Database
 from functions.domain.errors import ConflictError, NotFoundError
-from functions.domain.queues import Member, MemberState, Queue, QueueCounts
+from functions.domain.queues import (
+    Admission,
+    LaneSettings,
+    Member,
+    MemberState,
+    Queue,
+    QueueCounts,
+    free_slots,
+    next_period,
+    rate_room,
+    rate_window,
+)
 
-_COUNTS = """
-SELECT q.name, q.parallelism, q.paused, q.created, q.updated,
+_LANE = (
+    "name, parallelism, paused, created, updated, rate, period, rate_count, period_start,"
+    " pinned_parallelism, pinned_rate"
+)
+_COUNTS = f"""
+SELECT {", ".join("q." + c.strip() for c in _LANE.split(","))},
        (SELECT count(*) FROM queue_members m WHERE m.queue = q.name AND m.state = 'WAITING'),
        (SELECT count(*) FROM queue_members m WHERE m.queue = q.name AND m.state = 'ACTIVE')
 FROM queues q
-"""
+"""  # noqa: S608 - our own column names
 
 
 @dataclass
@@ -45,12 +61,35 @@ class SqliteQueueStore:
             )
 
     def set_paused(self, name: str, *, paused: bool, now: datetime) -> bool:
+        return self._update(name, now, paused=int(paused))
+
+    def ensure(self, name: str, *, now: datetime) -> None:
         with self.db.write() as tx:
-            changed = tx.execute(
-                "UPDATE queues SET paused = ?, updated = ? WHERE name = ?",
-                (int(paused), to_us(now), name),
-            ).rowcount
-        return bool(changed)
+            tx.execute(
+                "INSERT OR IGNORE INTO queues (name, parallelism, paused, created, updated)"
+                " VALUES (?, NULL, 0, ?, ?)",
+                (name, to_us(now), to_us(now)),
+            )
+
+    def pin(self, name: str, settings: LaneSettings, *, now: datetime) -> bool:
+        changes: dict[str, Any] = {}
+        if settings.parallelism is not None:
+            changes |= {"parallelism": settings.parallelism, "pinned_parallelism": 1}
+        if settings.rate is not None:
+            changes |= {"rate": settings.rate, "pinned_rate": 1}
+            changes["period"] = settings.period_seconds or 1
+        return self._update(name, now, **changes)
+
+    def unpin(self, name: str, *, parallelism: bool, rate: bool, now: datetime) -> bool:
+        changes: dict[str, Any] = {}
+        if parallelism:
+            changes["pinned_parallelism"] = 0
+        if rate:
+            changes["pinned_rate"] = 0
+        return self._update(name, now, **changes)
+
+    def reset_rate(self, name: str, *, now: datetime) -> bool:
+        return self._update(name, now, rate_count=0, period_start=to_us(now))
 
     def delete(self, name: str) -> None:
         with self.db.write() as tx:
@@ -65,13 +104,29 @@ class SqliteQueueStore:
                 )
             tx.execute("DELETE FROM queues WHERE name = ?", (name,))
 
-    def join(self, member: Member, *, now: datetime) -> None:
+    def join(self, member: Member, *, now: datetime, settings: LaneSettings | None = None) -> None:
         with self.db.write() as tx:
+            # A queue an enqueue creates has parallelism 1; a flow-control key takes its
+            # message's limits, which later messages replace unless they are pinned.
             tx.execute(
                 "INSERT OR IGNORE INTO queues (name, parallelism, paused, created, updated)"
-                " VALUES (?, 1, 0, ?, ?)",
-                (member.queue, to_us(now), to_us(now)),
+                " VALUES (?, ?, 0, ?, ?)",
+                (member.queue, 1 if settings is None else None, to_us(now), to_us(now)),
             )
+            if settings is not None:
+                tx.execute(
+                    "UPDATE queues SET"
+                    " parallelism = CASE pinned_parallelism WHEN 1 THEN parallelism ELSE ? END,"
+                    " rate = CASE pinned_rate WHEN 1 THEN rate ELSE ? END,"
+                    " period = CASE pinned_rate WHEN 1 THEN period ELSE ? END"
+                    " WHERE name = ?",
+                    (
+                        settings.parallelism,
+                        settings.rate,
+                        settings.period_seconds or 1,
+                        member.queue,
+                    ),
+                )
             tx.execute(
                 "INSERT OR IGNORE INTO queue_members (queue, ord, message_id, state)"
                 " VALUES (?, ?, ?, 'WAITING')",
@@ -86,21 +141,43 @@ class SqliteQueueStore:
             ).fetchone()
         return MemberState(row[0]) if row else None
 
-    def admit(self, name: str) -> list[str]:
+    def admit(self, name: str, *, now: datetime) -> Admission:
         with self.db.write() as tx:
-            free = _free_slots(tx, name)
-            if free <= 0:
-                return []
+            row = tx.execute(_COUNTS + " WHERE q.name = ?", (name,)).fetchone()
+            if row is None:
+                return Admission([])
+            counts = _counts(row)
+            lane = counts.queue
+            if lane.paused:
+                return Admission([])
+            room = min(free_slots(lane, counts.active), rate_room(lane, now))
             rows = tx.execute(
                 "SELECT ord, message_id FROM queue_members WHERE queue = ? AND state = 'WAITING'"
                 " ORDER BY ord LIMIT ?",
-                (name, free),
+                (name, max(room, 0) + 1),
             ).fetchall()
+            taken, rest = rows[: max(room, 0)], rows[max(room, 0) :]
             tx.executemany(
                 "UPDATE queue_members SET state = 'ACTIVE' WHERE queue = ? AND ord = ?",
-                [(name, order) for order, _ in rows],
+                [(name, order) for order, _ in taken],
             )
-        return [message_id for _, message_id in rows]
+            if lane.rate is not None and taken:
+                start, used = rate_window(lane, now)
+                tx.execute(
+                    "UPDATE queues SET rate_count = ?, period_start = ? WHERE name = ?",
+                    (used + len(taken), to_us(start), name),
+                )
+            held_back = None
+            if (
+                rest
+                and lane.rate is not None
+                and rate_room(lane, now) <= free_slots(lane, counts.active)
+            ):
+                held_back = rest[0][1]  # the rate stops it: only the next period frees it
+        admitted = [message_id for _, message_id in taken]
+        if held_back is None:
+            return Admission(admitted)
+        return Admission(admitted, held_back=held_back, next_period=next_period(lane, now))
 
     def leave(self, member: Member) -> bool:
         with self.db.write() as tx:
@@ -119,21 +196,30 @@ class SqliteQueueStore:
             ).fetchall()
         return [Member(name, message_id, order) for order, message_id in rows]
 
+    def _update(self, name: str, now: datetime, **changes: Any) -> bool:
+        assignments = ", ".join(f"{column} = ?" for column in [*changes, "updated"])
+        with self.db.write() as tx:
+            changed = tx.execute(
+                f"UPDATE queues SET {assignments} WHERE name = ?",  # noqa: S608 - our columns
+                (*changes.values(), to_us(now), name),
+            ).rowcount
+        return bool(changed)
 
-def _free_slots(tx: sqlite3.Connection, name: str) -> int:
-    row = tx.execute("SELECT parallelism, paused FROM queues WHERE name = ?", (name,)).fetchone()
-    if row is None or row[1]:
-        return 0
-    active = tx.execute(
-        "SELECT count(*) FROM queue_members WHERE queue = ? AND state = 'ACTIVE'", (name,)
-    ).fetchone()[0]
-    return int(row[0]) - int(active)
 
-
-def _counts(row: tuple[str, int, int, int, int, int, int]) -> QueueCounts:
-    name, parallelism, paused, created, updated, waiting, active = row
-    return QueueCounts(
-        Queue(name, int(parallelism), bool(paused), from_us(created), from_us(updated)),
-        waiting=int(waiting),
-        active=int(active),
+def _counts(row: tuple[Any, ...]) -> QueueCounts:
+    (name, parallelism, paused, created, updated, rate, period, rate_count, period_start,
+     pinned_parallelism, pinned_rate, waiting, active) = row  # fmt: skip
+    lane = Queue(
+        name=name,
+        parallelism=None if parallelism is None else int(parallelism),
+        paused=bool(paused),
+        created_at=from_us(created),
+        updated_at=from_us(updated),
+        rate=None if rate is None else int(rate),
+        period_seconds=int(period),
+        rate_count=int(rate_count),
+        period_start=opt_dt(period_start),
+        pinned_parallelism=bool(pinned_parallelism),
+        pinned_rate=bool(pinned_rate),
     )
+    return QueueCounts(lane, waiting=int(waiting), active=int(active))
