@@ -228,13 +228,14 @@ class ScheduleStore(Protocol):
         schedule: Schedule,
         *,
         fired_at: datetime,
-        message: Message | None,
+        messages: tuple[Message, ...],
         next_fire: datetime,
         missed: int,
         now: datetime,
     ) -> bool:
-        """Claim the fire at `fired_at`: create its message and advance the schedule, both or
-        neither. False when it lost (paused, deleted, or not waiting for this fire)."""
+        """Claim the fire at `fired_at`: create its messages (one, one per endpoint of a URL
+        group, or none while a kill switch is on) and advance the schedule, all or none. False
+        when it lost (paused, deleted, or not waiting for this fire)."""
         ...
 
 

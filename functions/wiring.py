@@ -130,6 +130,7 @@ def build(
             limits=limits,
             deliver=dispatcher.handle,
             switches=switches,
+            groups=topics.resolve,
         ),
         flow_runner=FlowRunner(
             store=adapters.flows,

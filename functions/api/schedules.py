@@ -9,7 +9,6 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from functions import wiring
 from functions.api.common import json_response, raw_body
-from functions.domain.errors import ValidationError
 from functions.domain.publish import destination_from_path
 from functions.domain.topics import is_topic_name
 
@@ -27,15 +26,14 @@ def create_schedule() -> Response[Any]:
     ):
         schedule_id, _, action = tail.rpartition("/")
         return _pause_or_resume(schedule_id, action)
-    if is_topic_name(tail):
-        # Refused, never taken as a URL: a fire would have to fan out in its transaction.
-        raise ValidationError(f"schedules to a URL group ({tail}) are not supported yet")
-    destination = destination_from_path(tail, event.raw_query_string or "")
+    to_group = is_topic_name(tail)
+    destination = tail if to_group else destination_from_path(tail, event.raw_query_string or "")
     schedule_id = wiring.graph().schedule_service.upsert(
         schedule_id=event.headers.get("upstash-schedule-id"),
         destination=destination,
         headers=dict(event.headers),
         body=raw_body(event),
+        to_group=to_group,
     )
     return json_response(201, {"scheduleId": schedule_id})
 

@@ -124,11 +124,12 @@ def parse_publish(
     now: datetime,
     limits: PublishLimits,
     queue: str | None = None,
+    to_group: bool = False,
 ) -> Message:
     """Validate a publish request and build the message to store. `queue` is the queue of
     `/v2/enqueue/{queue}/...`; `Upstash-Queue-Name` names one too."""
     h = Headers(headers)
-    if limits.allowed_hosts:
+    if limits.allowed_hosts and not to_group:  # a group's endpoints were checked when added
         try:
             check_allowed_host(destination, limits.allowed_hosts)
         except DestinationRefusedError as exc:

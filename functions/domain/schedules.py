@@ -59,8 +59,11 @@ def parse_schedule(
     body: bytes,
     now: datetime,
     limits: PublishLimits,
+    to_group: bool = False,
 ) -> Schedule:
-    """Validate `POST /v2/schedules/{destination}`; the template reuses the publish rules."""
+    """Validate `POST /v2/schedules/{destination}`; the template reuses the publish rules.
+    With `to_group` the destination is a URL group's name, kept as the template's url and
+    its `topicName`: each fire resolves the group's endpoints."""
     h = Headers(headers)
     cron_text = h.get("Upstash-Cron")
     if not cron_text:
@@ -75,8 +78,15 @@ def parse_schedule(
     # The template's own due time is meaningless; each fire sets it.
     template_headers = {k: v for k, v in headers.items() if k.lower() != "upstash-delay"}
     template = parse_publish(
-        destination=destination, headers=template_headers, body=body, now=now, limits=limits
+        destination=destination,
+        headers=template_headers,
+        body=body,
+        now=now,
+        limits=limits,
+        to_group=to_group,
     )
+    if to_group:
+        template = replace(template, options={**template.options, "topicName": destination})
     return Schedule(
         schedule_id=schedule_id or new_schedule_id(),
         cron=cron,

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from functions.domain.clock import Clock
+from functions.domain.errors import NotFoundError
+from functions.domain.messages import Message
 from functions.domain.publish import PublishLimits
 from functions.domain.retry import validate_retry_delay
 from functions.domain.schedules import Schedule, advance, fire_message, parse_schedule
 from functions.domain.timers import EARLY_TOLERANCE, SCHEDULE, TimerPayload
+from functions.domain.topics import Topic
 from functions.domain.views import schedule_view
+from functions.observability import logger
 from functions.ports import MessageStore, ScheduleStore, TimerPort
 from functions.services.delivery import Outcome
 from functions.services.killswitches import KillSwitches
@@ -26,6 +30,7 @@ class ScheduleService:
     limits: PublishLimits
     deliver: Callable[[TimerPayload], Outcome]
     switches: KillSwitches | None = None
+    groups: Callable[[str], Topic] | None = None  # a URL group by name (404 when unknown)
 
     def upsert(
         self,
@@ -34,9 +39,15 @@ class ScheduleService:
         destination: str,
         headers: Mapping[str, str],
         body: bytes,
+        to_group: bool = False,
     ) -> str:
-        """Create, or with `Upstash-Schedule-Id` replace, a schedule; arm its next fire."""
+        """Create, or with `Upstash-Schedule-Id` replace, a schedule; arm its next fire. A
+        schedule to a URL group (which must exist) fans out to its endpoints at each fire."""
         now = self.clock()
+        if to_group:
+            if self.groups is None:
+                raise NotFoundError(f"URL group {destination} not found")
+            self.groups(destination)
         schedule = parse_schedule(
             schedule_id=schedule_id,
             destination=destination,
@@ -44,6 +55,7 @@ class ScheduleService:
             body=body,
             now=now,
             limits=self.limits,
+            to_group=to_group,
         )
         if schedule.template.retry_delay is not None:
             validate_retry_delay(schedule.template.retry_delay)
@@ -97,10 +109,67 @@ class ScheduleService:
         schedule = self.store.find(payload.target_id)
         if schedule is None or schedule.paused or schedule.next_fire != payload.due_at:
             return Outcome.SKIPPED  # deleted, paused, or a stale/duplicate timer
-        message = fire_message(schedule, payload.due_at, now=now)
         step = advance(schedule, payload.due_at, now=now)
-        # While a kill switch is on the chain goes on, but fires create no message.
-        switched_off = (
+        # While a kill switch is on the chain goes on, but fires create no message for it.
+        messages = tuple(
+            m
+            for m in self._fire_messages(schedule, fire_message(schedule, payload.due_at, now=now))
+            if not self._switched_off(schedule, m)
+        )
+        claimed = self.store.fire(
+            schedule,
+            fired_at=payload.due_at,
+            messages=messages,
+            next_fire=step.next_fire,
+            missed=step.missed,
+            now=now,
+        )
+        if not claimed:
+            return Outcome.SKIPPED
+        self.timers.arm(TimerPayload(schedule.schedule_id, step.next_fire, kind=SCHEDULE), now=now)
+        if not messages:
+            return Outcome.SKIPPED
+        first, *others = (TimerPayload(m.message_id, m.due_at) for m in messages)
+        for timer in others:  # a URL group's other endpoints go side by side, on their timers
+            self.timers.arm(timer, now=self.clock())
+        if first.due_at - self.clock() > EARLY_TOLERANCE:
+            self.timers.arm(first, now=self.clock())  # the schedule has an Upstash-Delay
+            return Outcome.REARMED
+        # Deliver in this invocation: the fire is due now, another queue hop would only add
+        # latency. Should this invocation die, the message is in the wake index for recovery.
+        return self.deliver(first)
+
+    def _fire_messages(self, schedule: Schedule, message: Message) -> tuple[Message, ...]:
+        """The fire's message, or for a schedule to a URL group one per endpoint it has now
+        (none, logged, if the group is gone: the chain goes on)."""
+        group = message.options.get("topicName")
+        if not isinstance(group, str):
+            return (message,)
+        try:
+            topic = self.groups(group) if self.groups is not None else None
+        except NotFoundError:
+            topic = None
+        if topic is None:
+            logger.warning(
+                "schedule fired to a URL group that is gone",
+                extra={"schedule_id": schedule.schedule_id, "group": group},
+            )
+            return ()
+        return tuple(
+            replace(
+                message,
+                message_id=f"{message.message_id}-{index}",
+                url=endpoint.url,
+                options={
+                    **message.options,
+                    **({"endpointName": endpoint.name} if endpoint.name else {}),
+                },
+            )
+            for index, endpoint in enumerate(topic.endpoints)
+        )
+
+    def _switched_off(self, schedule: Schedule, message: Message) -> bool:
+        return (
             self.switches is not None
             and self.switches.blocks(
                 url=message.url,
@@ -109,23 +178,3 @@ class ScheduleService:
             )
             is not None
         )
-        claimed = self.store.fire(
-            schedule,
-            fired_at=payload.due_at,
-            message=None if switched_off else message,
-            next_fire=step.next_fire,
-            missed=step.missed,
-            now=now,
-        )
-        if not claimed:
-            return Outcome.SKIPPED
-        self.timers.arm(TimerPayload(schedule.schedule_id, step.next_fire, kind=SCHEDULE), now=now)
-        if switched_off:
-            return Outcome.SKIPPED
-        fire_timer = TimerPayload(message.message_id, message.due_at)
-        if message.due_at - self.clock() > EARLY_TOLERANCE:
-            self.timers.arm(fire_timer, now=self.clock())  # the schedule has an Upstash-Delay
-            return Outcome.REARMED
-        # Deliver in this invocation: the fire is due now, another queue hop would only add
-        # latency. Should this invocation die, the message is in the wake index for recovery.
-        return self.deliver(fire_timer)

@@ -164,7 +164,7 @@ def test_a_schedule_through_fire_and_pause_reads_back_equal_on_both(
         assert backend.schedules.fire(
             schedule,
             fired_at=fired_at,
-            message=message,
+            messages=(message,),
             next_fire=step.next_fire,
             missed=step.missed,
             now=fired_at,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 
 import pytest
@@ -24,7 +25,7 @@ def _fire(backend: Adapters, schedule: Schedule, *, message: bool = True) -> boo
     return backend.schedules.fire(
         schedule,
         fired_at=fired_at,
-        message=fire_message(schedule, fired_at, now=now) if message else None,
+        messages=(fire_message(schedule, fired_at, now=now),) if message else (),
         next_fire=step.next_fire,
         missed=step.missed,
         now=now,
@@ -135,7 +136,7 @@ def test_a_fire_creates_its_message_and_advances_the_schedule(backend: Adapters)
     won = backend.schedules.fire(
         schedule,
         fired_at=fired_at,
-        message=message,
+        messages=(message,),
         next_fire=fired_at + FIVE_MINUTES,
         missed=0,
         now=fired_at,
@@ -167,7 +168,7 @@ def test_a_second_fire_for_the_same_time_loses_and_creates_nothing(backend: Adap
     stray = backend.schedules.fire(
         schedule,
         fired_at=T0 + FIVE_MINUTES,
-        message=other,
+        messages=(other,),
         next_fire=T0 + 2 * FIVE_MINUTES,
         missed=0,
         now=T0 + FIVE_MINUTES,
@@ -204,7 +205,7 @@ def test_a_fire_for_another_time_loses(backend: Adapters) -> None:
     won = backend.schedules.fire(
         schedule,
         fired_at=stale_at,
-        message=message,
+        messages=(message,),
         next_fire=stale_at + FIVE_MINUTES,
         missed=0,
         now=stale_at,
@@ -282,7 +283,7 @@ def test_a_late_fire_counts_the_missed_ones(backend: Adapters) -> None:
     won = backend.schedules.fire(
         schedule,
         fired_at=fired_at,
-        message=message,
+        messages=(message,),
         next_fire=step.next_fire,
         missed=step.missed,
         now=now,
@@ -293,3 +294,48 @@ def test_a_late_fire_counts_the_missed_ones(backend: Adapters) -> None:
     assert (after.missed_fires, after.last_missed_at) == (2, now)
     assert after.next_fire == T0 + 4 * FIVE_MINUTES
     assert backend.messages.get(message.message_id).state is MessageState.CREATED
+
+
+def test_a_fire_to_a_url_group_creates_every_endpoints_message_or_none(
+    backend: Adapters,
+) -> None:
+    backend.schedules.upsert(new_schedule("fanout"))
+    schedule = backend.schedules.get("fanout")
+    assert schedule.next_fire is not None
+    fired_at = schedule.next_fire
+    base = fire_message(schedule, fired_at, now=fired_at)
+    messages = tuple(
+        dataclasses.replace(base, message_id=f"{base.message_id}-{n}", url=f"https://e{n}.example/")
+        for n in range(3)
+    )
+    step = advance(schedule, fired_at, now=fired_at)
+
+    def fire() -> bool:
+        return backend.schedules.fire(
+            schedule,
+            fired_at=fired_at,
+            messages=messages,
+            next_fire=step.next_fire,
+            missed=0,
+            now=fired_at,
+        )
+
+    assert fire() is True
+    assert [m.url for m in backend.messages.get_many([m.message_id for m in messages])] == [
+        "https://e0.example/",
+        "https://e1.example/",
+        "https://e2.example/",
+    ]
+    assert backend.schedules.get("fanout").last_message_id == messages[0].message_id
+    # The same fire again (a duplicate timer) loses and writes nothing more
+    assert fire() is False
+    assert backend.schedules.get("fanout").next_fire == step.next_fire
+
+
+def test_pending_ids_hold_messages_only_not_the_schedules_beside_them(
+    backend: Adapters,
+) -> None:
+    backend.schedules.upsert(new_schedule("nightly"))
+    message = new_message()
+    backend.messages.create(message)
+    assert backend.messages.pending_ids() == [message.message_id]

@@ -216,3 +216,31 @@ def test_js_sdk_flow_control_round_trip(
     assert result["overall"]["parallelismMax"] == 0
     received = receiver.wait_for(3, timeout=15)
     assert sorted(r.path for r in received) == ["/jsfc/js-0", "/jsfc/js-1", "/jsfc/js-2"]
+
+
+def test_js_sdk_schedules_round_trip_and_the_log(
+    either_dev: DevProcess, receiver: Receiver, node_modules: Path
+) -> None:
+    env = {
+        **os.environ,
+        "QSTASH_URL": either_dev.url,
+        "QSTASH_TOKEN": either_dev.token,
+        "DESTINATION": receiver.url("/jssched"),
+        "QUEUE": "js-sched-queue-" + os.urandom(4).hex(),
+    }
+    result = _node("schedules.mjs", env)
+    created = result["created"]
+    assert (created["cron"], created["destination"], created["retries"]) == (
+        "0 9 * * 1",
+        receiver.url("/jssched/cron"),
+        2,
+    )
+    assert (result["paused"]["isPaused"], result["resumed"]["isPaused"]) == (True, False)
+    assert result["scheduleId"] in result["listed"]
+    assert result["queuedView"]["queueName"] == env["QUEUE"]
+    assert "not found" in result["gone"]
+    states = {entry["state"] for entry in result["logs"]["logs"]}
+    assert {"CREATED", "DELIVERED"} <= states
+    assert {e["messageId"] for e in result["events"]["logs"]} == {result["published"]["messageId"]}
+    (request,) = receiver.wait_for(1, timeout=10)
+    assert request.path == "/jssched/logged"

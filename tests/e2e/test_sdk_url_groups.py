@@ -164,6 +164,12 @@ def test_bad_endpoint_lists_are_400s_naming_the_field(
     assert named in answer.json()["error"]
 
 
-def test_a_schedule_to_a_group_is_refused_by_name(either_dev: DevProcess) -> None:
-    with pytest.raises(QStashError, match=r"schedules to a URL group \(grp\) are not supported"):
-        _client(either_dev).schedule.create(destination="grp", cron="* * * * *")
+def test_a_schedule_to_a_group_is_created_and_read_back(either_dev: DevProcess) -> None:
+    client, name = _client(either_dev), _name()
+    with pytest.raises(QStashError, match="not found"):
+        client.schedule.create(destination=name, cron="0 9 * * *")
+    client.url_group.upsert_endpoints(name, [{"url": "https://a.example/hook"}])
+    schedule_id = client.schedule.create(destination=name, cron="0 9 * * *", body="tick")
+    schedule = client.schedule.get(schedule_id)
+    assert (schedule.destination, schedule.cron) == (name, "0 9 * * *")
+    client.schedule.delete(schedule_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
@@ -17,7 +18,7 @@ from functions.services.delivery import Outcome
 from functions.services.schedules import ScheduleService
 from tests.helpers.api import call
 from tests.helpers.clock import FakeClock
-from tests.helpers.drive import fake_dispatcher
+from tests.helpers.drive import drive, fake_dispatcher
 from tests.helpers.receiver import Receiver
 from tests.integration.conftest import Aws
 
@@ -322,3 +323,45 @@ def test_a_queue_switch_skips_fires_into_that_queue_and_refuses_enqueues(
     assert _fire_next(into_queue, clock) is Outcome.DELIVERED
     (request,) = receiver.wait_for(1, timeout=5)
     assert request.path == "/queued"
+
+
+def test_a_schedule_to_a_url_group_fans_each_fire_out_to_its_endpoints(
+    aws: Aws, receiver: Receiver
+) -> None:
+    endpoints = [
+        {"url": receiver.url("/group/a"), "name": "a"},
+        {"url": receiver.url("/group/b")},
+    ]
+    added = call(
+        "POST",
+        "/v2/topics/nightly-group/endpoints",
+        token=aws.token,
+        body=json.dumps({"endpoints": endpoints}),
+    )
+    assert added.status == 200
+    # An unknown group is a 404, and nothing is written
+    missing = call("POST", "/v2/schedules/no-such-group", token=aws.token, headers=_cron())
+    assert missing.status == 404
+    schedule_id = _create(aws, "nightly-group", "* * * * *")
+    view = call("GET", f"/v2/schedules/{schedule_id}", token=aws.token).json
+    assert view["destination"] == "nightly-group"
+    # When it fires: the first endpoint's message is delivered at once, the other's is armed
+    clock = FakeClock()
+    assert _fire_next(schedule_id, clock) is Outcome.DELIVERED
+    (armed,) = wiring.graph().message_store.pending_ids()
+    assert drive(armed, clock) == [Outcome.DELIVERED]
+    received = receiver.wait_for(2, timeout=5)
+    assert sorted(r.path for r in received) == ["/group/a", "/group/b"]
+    ids = [r.headers["Upstash-Message-Id"] for r in received]
+    assert len(set(ids)) == 2
+    for message_id in ids:
+        message = call("GET", f"/v2/messages/{message_id}", token=aws.token).json
+        assert (message["topicName"], message["scheduleId"]) == ("nightly-group", schedule_id)
+    # When the group is gone, fires send nothing and the chain goes on
+    assert call("DELETE", "/v2/topics/nightly-group", token=aws.token).status == 200
+    assert _fire_next(schedule_id, clock) is Outcome.SKIPPED
+    assert call("GET", f"/v2/schedules/{schedule_id}", token=aws.token).json["isPaused"] is False
+
+
+def _cron() -> dict[str, str]:
+    return {"Upstash-Cron": "* * * * *"}

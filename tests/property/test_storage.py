@@ -236,7 +236,7 @@ def _schedule_stored(
         assert store.fire(
             found,
             fired_at=fired_at,
-            message=message,
+            messages=(message,),
             next_fire=step.next_fire,
             missed=step.missed,
             now=fired_at,

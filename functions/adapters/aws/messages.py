@@ -393,6 +393,7 @@ class MessageStore:
                 ids.extend(
                     item.pk.removeprefix("MSG#")
                     for item in MessageItem.wake_index.query(str(shard))
+                    if item.pk.startswith("MSG#")  # the index also wakes schedules and steps
                 )
         return ids
 

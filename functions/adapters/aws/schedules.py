@@ -3,6 +3,7 @@ advance are written together or not at all."""
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime, timedelta
 
 from pynamodb.exceptions import TransactWriteError
@@ -20,6 +21,8 @@ from functions.domain.messages import Message
 from functions.domain.schedules import Schedule
 from functions.ports import ConditionFailedError
 
+# DynamoDB transactions hold at most 100 items: the schedule and 99 of its messages.
+MAX_FIRE_TRANSACTION_MESSAGES = 99
 _SK = "SCHED"
 
 
@@ -173,7 +176,7 @@ class ScheduleStore:
         schedule: Schedule,
         *,
         fired_at: datetime,
-        message: Message | None,
+        messages: tuple[Message, ...],
         next_fire: datetime,
         missed: int,
         now: datetime,
@@ -189,8 +192,8 @@ class ScheduleStore:
             ScheduleItem.version.add(1),
             *_wake(next_fire, schedule.schedule_id, paused=False),
         ]
-        if message is not None:
-            actions.append(ScheduleItem.last_message_id.set(message.message_id))
+        if messages:
+            actions.append(ScheduleItem.last_message_id.set(messages[0].message_id))
         if missed:
             actions += [
                 ScheduleItem.missed_fires.add(missed),
@@ -201,11 +204,21 @@ class ScheduleStore:
             & (ScheduleItem.paused == False)  # noqa: E712 - a DynamoDB condition, not a bool
             & (ScheduleItem.next_fire == fired_at)
         )
+        # A transaction holds at most 100 items: the schedule and the first 99 messages go
+        # in it; a larger URL group's others follow, each created once (their ids are the
+        # fire's), and a crash between would lose them for this fire only.
+        first, rest = (
+            messages[:MAX_FIRE_TRANSACTION_MESSAGES],
+            messages[MAX_FIRE_TRANSACTION_MESSAGES:],
+        )
         try:
             with TransactWrite(connection=MessageItem._get_connection().connection) as tx:
-                if message is not None:
+                for message in first:
                     tx.save(message_item(message), condition=MessageItem.pk.does_not_exist())
                 tx.update(ScheduleItem(_pk(schedule.schedule_id), _SK), actions, condition)
         except TransactWriteError:
             return False
+        for message in rest:
+            with contextlib.suppress(ConditionFailedError), storage_errors("fire message"):
+                message_item(message).save(condition=MessageItem.pk.does_not_exist())
         return True

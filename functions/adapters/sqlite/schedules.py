@@ -86,7 +86,29 @@ class SqliteScheduleStore:
         schedule: Schedule,
         *,
         fired_at: datetime,
-        message: Message | None,
+        messages: tuple[Message, ...],
+        next_fire: datetime,
+        missed: int,
+        now: datetime,
+    ) -> bool:
+        try:
+            return self._fire(
+                schedule,
+                fired_at=fired_at,
+                messages=messages,
+                next_fire=next_fire,
+                missed=missed,
+                now=now,
+            )
+        except _FireLostError:
+            return False  # rolled back: this fire's messages exist, a duplicate timer lost
+
+    def _fire(
+        self,
+        schedule: Schedule,
+        *,
+        fired_at: datetime,
+        messages: tuple[Message, ...],
         next_fire: datetime,
         missed: int,
         now: datetime,
@@ -100,15 +122,14 @@ class SqliteScheduleStore:
                 next_fire=next_fire,
                 last_fire=fired_at,
                 version=current.version + 1,
-                last_message_id=message.message_id if message else current.last_message_id,
+                last_message_id=messages[0].message_id if messages else current.last_message_id,
                 missed_fires=current.missed_fires + missed,
                 last_missed_at=now if missed else current.last_missed_at,
             )
-            if message is not None:
-                try:
-                    tx.execute(INSERT_MESSAGE, message_row(message))
-                except sqlite3.IntegrityError:
-                    return False  # this fire's message exists: a duplicate timer lost
+            try:
+                tx.executemany(INSERT_MESSAGE, [message_row(m) for m in messages])
+            except sqlite3.IntegrityError as exc:
+                raise _FireLostError from exc
             self._save(tx, advanced)
         return True
 
@@ -125,3 +146,7 @@ class SqliteScheduleStore:
         ).rowcount
         if not changed:
             raise ConditionFailedError(f"schedule {schedule.schedule_id} is gone")
+
+
+class _FireLostError(Exception):
+    """Raised inside the fire's transaction so that it rolls back every message it wrote."""
