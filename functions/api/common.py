@@ -17,6 +17,12 @@ def json_response(status: int, body: Any) -> Response[Any]:
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
 
 
+def caller_ip(event: APIGatewayProxyEventV2) -> str | None:
+    """The publisher's address as the front door saw it (QStash's `callerIP`)."""
+    ip: str | None = event.request_context.http.source_ip
+    return ip or None
+
+
 def raw_body(event: APIGatewayProxyEventV2) -> bytes:
     """The request body as bytes; API Gateway base64-encodes bodies it does not treat as text."""
     if not event.body:

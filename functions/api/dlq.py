@@ -28,6 +28,7 @@ from functions.services.deadletter import DlqFilter
 router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]
 FILTERS = frozenset(
     {"messageId", "url", "scheduleId", "label", "topicName", "queueName", "responseStatus"}
+    | {"callerIp"}
     | {"fromDate", "toDate"}
 )
 LIST_FILTERS = FILTERS | {"cursor", "count"}
@@ -42,6 +43,7 @@ def _selection(data: dict[str, Any] | None, event: APIGatewayProxyEventV2) -> Dl
         labels=multi_filter(data, event, "label"),
         topic_names=multi_filter(data, event, "topicName"),
         queue_names=multi_filter(data, event, "queueName"),
+        caller_ips=multi_filter(data, event, "callerIp"),
         response_statuses=multi_int_filter(data, event, "responseStatus"),
         from_ms=int_field(data, event, "fromDate"),
         to_ms=int_field(data, event, "toDate"),

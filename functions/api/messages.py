@@ -9,6 +9,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from functions import wiring
 from functions.api.common import (
+    caller_ip,
     id_list,
     int_field,
     json_body,
@@ -41,12 +42,18 @@ def publish() -> Response[Any]:
     service = wiring.graph().message_service
     if is_topic_name(tail):  # a URL group: one message per endpoint
         fanned = service.publish_to_group(
-            group=tail, headers=dict(event.headers), body=raw_body(event)
+            group=tail,
+            headers=dict(event.headers),
+            body=raw_body(event),
+            caller_ip=caller_ip(event),
         )
         return json_response(201, [answer(p) for p in fanned])
     destination = destination_from_path(tail, event.raw_query_string or "")
     published = service.publish(
-        destination=destination, headers=dict(event.headers), body=raw_body(event)
+        destination=destination,
+        headers=dict(event.headers),
+        body=raw_body(event),
+        caller_ip=caller_ip(event),
     )
     if published.deduplicated:
         return json_response(202, {"messageId": published.message_id, "deduplicated": True})
@@ -56,8 +63,9 @@ def publish() -> Response[Any]:
 @router.post("/v2/batch")
 def publish_batch() -> Response[Any]:
     """Many publishes in one request: the answer lines up with the input array."""
-    items = parse_batch(json_value(router.current_event))
-    published = wiring.graph().message_service.publish_batch(items)
+    event = router.current_event
+    items = parse_batch(json_value(event))
+    published = wiring.graph().message_service.publish_batch(items, caller_ip=caller_ip(event))
     return json_response(
         201, [[answer(g) for g in p] if isinstance(p, list) else answer(p) for p in published]
     )

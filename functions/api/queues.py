@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from functions import wiring
-from functions.api.common import json_body, json_response, only_known, raw_body
+from functions.api.common import caller_ip, json_body, json_response, only_known, raw_body
 from functions.api.messages import answer
 from functions.domain.errors import ValidationError
 from functions.domain.publish import destination_from_path
@@ -32,10 +32,18 @@ def enqueue() -> Response[Any]:
     service = wiring.graph().message_service
     headers, body = dict(event.headers), raw_body(event)
     if is_topic_name(tail):
-        fanned = service.publish_to_group(group=tail, headers=headers, body=body, queue=queue)
+        fanned = service.publish_to_group(
+            group=tail, headers=headers, body=body, queue=queue, caller_ip=caller_ip(event)
+        )
         return json_response(201, [answer(p) for p in fanned])
     destination = destination_from_path(tail, event.raw_query_string or "")
-    published = service.publish(destination=destination, headers=headers, body=body, queue=queue)
+    published = service.publish(
+        destination=destination,
+        headers=headers,
+        body=body,
+        queue=queue,
+        caller_ip=caller_ip(event),
+    )
     return json_response(202 if published.deduplicated else 201, answer(published))
 
 

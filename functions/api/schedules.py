@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from functions import wiring
-from functions.api.common import json_response, raw_body
+from functions.api.common import caller_ip, json_response, raw_body
 from functions.domain.publish import destination_from_path
 from functions.domain.topics import is_topic_name
 
@@ -34,6 +34,7 @@ def create_schedule() -> Response[Any]:
         headers=dict(event.headers),
         body=raw_body(event),
         to_group=to_group,
+        caller_ip=caller_ip(event),
     )
     return json_response(201, {"scheduleId": schedule_id})
 

@@ -125,6 +125,7 @@ def parse_publish(
     limits: PublishLimits,
     queue: str | None = None,
     to_group: bool = False,
+    caller_ip: str | None = None,
 ) -> Message:
     """Validate a publish request and build the message to store. `queue` is the queue of
     `/v2/enqueue/{queue}/...`; `Upstash-Queue-Name` names one too."""
@@ -176,7 +177,11 @@ def parse_publish(
             h.get("Upstash-Failure-Callback"), "Upstash-Failure-Callback"
         ),
         label=h.get("Upstash-Label"),
-        options={**_options(h), **_lane_options(h, queue)},
+        options={
+            **_options(h),
+            **_lane_options(h, queue),
+            **({"callerIP": caller_ip} if caller_ip else {}),
+        },
     )
 
 

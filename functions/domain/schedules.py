@@ -60,6 +60,7 @@ def parse_schedule(
     now: datetime,
     limits: PublishLimits,
     to_group: bool = False,
+    caller_ip: str | None = None,
 ) -> Schedule:
     """Validate `POST /v2/schedules/{destination}`; the template reuses the publish rules.
     With `to_group` the destination is a URL group's name, kept as the template's url and
@@ -84,6 +85,7 @@ def parse_schedule(
         now=now,
         limits=limits,
         to_group=to_group,
+        caller_ip=caller_ip,
     )
     if to_group:
         template = replace(template, options={**template.options, "topicName": destination})

@@ -53,6 +53,7 @@ def message_view(message: Message) -> dict[str, Any]:
         "topicName": message.options.get("topicName"),
         "endpointName": message.options.get("endpointName"),
         "queueName": message.options.get("queueName"),
+        "callerIP": message.options.get("callerIP"),
         "flowControlKey": message.options.get("flowControlKey"),
         **message.options.get("flowControl", {}),  # parallelism, rate, period
         "requestId": message.options.get("requestId"),
@@ -131,6 +132,7 @@ def schedule_view(schedule: Schedule, *, last_message: Message | None) -> dict[s
         "retryDelayExpression": t.retry_delay,
         "label": t.label,
         "queueName": t.options.get("queueName"),
+        "callerIP": t.options.get("callerIP"),
         "lastScheduleTime": to_ms(schedule.last_fire) if schedule.last_fire else None,
         "nextScheduleTime": to_ms(schedule.next_fire) if schedule.next_fire else None,
         "lastMissedAt": to_ms(schedule.last_missed_at) if schedule.last_missed_at else None,

@@ -28,6 +28,7 @@ class DlqFilter:
     labels: tuple[str, ...] = ()
     topic_names: tuple[str, ...] = ()
     queue_names: tuple[str, ...] = ()
+    caller_ips: tuple[str, ...] = ()
     response_statuses: tuple[int, ...] = ()
     from_ms: int | None = None
     to_ms: int | None = None
@@ -43,6 +44,7 @@ class DlqFilter:
             and any_of(self.labels, message.label)
             and any_of(self.topic_names, message.options.get("topicName"))
             and any_of(self.queue_names, message.options.get("queueName"))
+            and any_of(self.caller_ips, message.options.get("callerIP"))
             and any_of(self.response_statuses, status)
             and (self.from_ms is None or failed_ms >= self.from_ms)
             and (self.to_ms is None or failed_ms <= self.to_ms)

@@ -90,15 +90,17 @@ class MessageService:
         headers: Mapping[str, str],
         body: bytes,
         queue: str | None = None,
+        caller_ip: str | None = None,
     ) -> Published:
         """Validate, write the record (with its dedup id), then arm its timer: in that order.
         A queued message takes its place in its queue instead, which wakes it in turn."""
         if self.switches is not None:
             self.switches.check(what="message")
         now = self.clock()
-        return self._store(
-            *self._prepare(destination, headers, body, now=now, queue=queue), now=now
+        prepared = self._prepare(
+            destination, headers, body, now=now, queue=queue, caller_ip=caller_ip
         )
+        return self._store(*prepared, now=now)
 
     def publish_to_group(
         self,
@@ -107,15 +109,20 @@ class MessageService:
         headers: Mapping[str, str],
         body: bytes,
         queue: str | None = None,
+        caller_ip: str | None = None,
     ) -> list[Published]:
         """One message per endpoint of the group, all validated before any is written."""
         if self.switches is not None:
             self.switches.check(what="message")
         now = self.clock()
-        prepared = self._prepare_group(group, headers, body, now=now, queue=queue)
+        prepared = self._prepare_group(
+            group, headers, body, now=now, queue=queue, caller_ip=caller_ip
+        )
         return [self._store(message, claim, now=now) for message, claim in prepared]
 
-    def publish_batch(self, items: list[BatchItem]) -> list[Published | list[Published]]:
+    def publish_batch(
+        self, items: list[BatchItem], *, caller_ip: str | None = None
+    ) -> list[Published | list[Published]]:
         """Every item validated before any is written, so a bad one (named by its index)
         writes nothing; then each is published in order, a URL group's as a nested list.
         Items with one deduplication id deduplicate against each other as separate publishes
@@ -129,7 +136,12 @@ class MessageService:
                 if item.to_group:
                     prepared.append(
                         self._prepare_group(
-                            item.destination, item.headers, item.body, now=now, queue=item.queue
+                            item.destination,
+                            item.headers,
+                            item.body,
+                            now=now,
+                            queue=item.queue,
+                            caller_ip=caller_ip,
                         )
                     )
                 else:
@@ -141,6 +153,7 @@ class MessageService:
                                 item.body,
                                 now=now,
                                 queue=item.queue,
+                                caller_ip=caller_ip,
                             )
                         ]
                     )
@@ -169,13 +182,16 @@ class MessageService:
         *,
         now: datetime,
         queue: str | None = None,
+        caller_ip: str | None = None,
     ) -> list[tuple[Message, DedupClaim | None]]:
         if self.groups is None:
             raise NotFoundError(f"URL group {group} not found")
         topic = self.groups(group)
         prepared = []
         for endpoint in topic.endpoints:
-            message, claim = self._prepare(endpoint.url, headers, body, now=now, queue=queue)
+            message, claim = self._prepare(
+                endpoint.url, headers, body, now=now, queue=queue, caller_ip=caller_ip
+            )
             named = {"topicName": topic.name}
             if endpoint.name:
                 named["endpointName"] = endpoint.name
@@ -193,6 +209,7 @@ class MessageService:
         *,
         now: datetime,
         queue: str | None = None,
+        caller_ip: str | None = None,
     ) -> tuple[Message, DedupClaim | None]:
         message = parse_publish(
             destination=destination,
@@ -201,6 +218,7 @@ class MessageService:
             now=now,
             limits=self.limits,
             queue=queue,
+            caller_ip=caller_ip,
         )
         queue_name = message.options.get(QUEUE_OPTION)
         if member_of(message) is not None and self.queues is None:

@@ -40,6 +40,7 @@ class ScheduleService:
         headers: Mapping[str, str],
         body: bytes,
         to_group: bool = False,
+        caller_ip: str | None = None,
     ) -> str:
         """Create, or with `Upstash-Schedule-Id` replace, a schedule; arm its next fire. A
         schedule to a URL group (which must exist) fans out to its endpoints at each fire."""
@@ -56,6 +57,7 @@ class ScheduleService:
             now=now,
             limits=self.limits,
             to_group=to_group,
+            caller_ip=caller_ip,
         )
         if schedule.template.retry_delay is not None:
             validate_retry_delay(schedule.template.retry_delay)

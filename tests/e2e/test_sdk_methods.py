@@ -76,3 +76,15 @@ def test_dlq_get_list_delete_and_delete_many(fresh_dev: DevProcess) -> None:
     client.dlq.delete(ids[0])
     assert client.dlq.delete_many([*ids[1:], "msg_nope"]) == 2
     assert client.dlq.list().messages == []
+
+
+def test_messages_and_schedules_read_back_the_callers_address(either_dev: DevProcess) -> None:
+    client = QStash(either_dev.token, base_url=either_dev.url, retry=False)
+    message_id = client.message.publish(
+        url="https://example.com/ip", body="x", delay="1h"
+    ).message_id  # type: ignore[union-attr]
+    assert client.message.get(message_id).caller_ip == "127.0.0.1"
+    client.message.cancel(message_id)
+    schedule_id = client.schedule.create(destination="https://example.com/ip", cron="0 9 * * 1")
+    assert client.schedule.get(schedule_id).caller_ip == "127.0.0.1"
+    client.schedule.delete(schedule_id)

@@ -356,6 +356,13 @@ def test_dlq_bulk_by_filter_and_all_and_an_empty_request_is_refused(aws: Aws) ->
     with Receiver(lambda _, __: Reply(status=500)) as down:
         ids = [_dead(aws, down.url(f"/{p}"), 1)[0] for p in ("x", "y", "y", "z")]
         x, y = down.url("/x"), down.url("/y")
+    # The publisher's address (callerIP) filters too
+    by_ip = call("GET", "/v2/dlq", token=aws.token, query="callerIp=203.0.113.7").json
+    assert sorted(m["dlqId"] for m in by_ip["messages"]) == sorted(ids)
+    assert {m["callerIP"] for m in by_ip["messages"]} == {"203.0.113.7"}
+    assert call("GET", "/v2/dlq", token=aws.token, query="callerIp=10.9.9.9").json == {
+        "messages": []
+    }
     # Nothing at all names nothing: a 400, and nothing is touched
     assert call("DELETE", "/v2/dlq", token=aws.token).status == 400
     assert call("POST", "/v2/dlq/retry", token=aws.token, body="{}").status == 400
