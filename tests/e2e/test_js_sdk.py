@@ -154,10 +154,13 @@ def test_js_sdk_bulk_cancel_and_dlq_by_filter_and_all(
         assert result["back"] == 3
         assert result["deleted"] == 3
         assert result["left"] == 0
+        # And the older spellings: messages.deleteMany / deleteAll, dlq.deleteMany
+        assert (result["deletedMany"], result["deletedAll"]) == (2, 1)
+        assert result["dlqDeletedMany"] == {"deleted": 2}
         # The retry was published again (and fails again at the receiver)
         assert any(
             r.headers.get("Upstash-Message-Id") == retried["messageId"]
-            for r in failing.wait_for(4, timeout=15)
+            for r in failing.wait_for(6, timeout=15)
         )
     # Nothing cancelled was delivered
     assert receiver.wait_for(1, timeout=1.0) == []

@@ -37,6 +37,26 @@ do {
   cursor = page.cursor;
 } while (cursor);
 const left = (await client.dlq.listMessages()).messages.length;
+
+// The older spellings: messages.deleteMany / deleteAll and dlq.deleteMany.
+const pending = [];
+for (const path of ["d", "e", "f"]) {
+  pending.push((await client.publish({ url: `${ok}/${path}`, body: path, delay: 3600 })).messageId);
+}
+const deletedMany = await client.messages.deleteMany(pending.slice(0, 2));
+const deletedAll = await client.messages.deleteAll();
+for (const label of ["old-1", "old-2"]) {
+  await client.publish({ url: `${failing}/${label}`, body: label, retries: 0, label });
+}
+let dead = [];
+for (let i = 0; i < 100 && dead.length < 2; i++) {
+  await new Promise((r) => setTimeout(r, 100));
+  dead = (await client.dlq.listMessages()).messages;
+}
+const dlqDeletedMany = await client.dlq.deleteMany({ dlqIds: dead.map((m) => m.dlqId) });
 console.log(
-  JSON.stringify({ byFilter, byAll, listed: listed.length, retried, back: back.length, deleted, left }),
+  JSON.stringify({
+    byFilter, byAll, listed: listed.length, retried, back: back.length, deleted, left,
+    deletedMany, deletedAll, dlqDeletedMany,
+  }),
 );
