@@ -132,10 +132,13 @@ class KillSwitch:
 class MessageStore(Protocol):
     """Messages, their dedup ids and listings. Every status change is one conditional write."""
 
-    def create(self, message: Message, *, dedup: DedupClaim | None = None) -> None:
+    def create(
+        self, message: Message, *, dedup: DedupClaim | None = None, parked: bool = False
+    ) -> None:
         """Write a new message with its CREATED event (ConditionFailedError if the id exists).
         With a dedup claim, the message and the claim are written atomically; a live claim
-        raises DuplicateMessageError with the first message id."""
+        raises DuplicateMessageError with the first message id. A `parked` message waits in
+        a queue, which wakes it: it enters no wake index."""
         ...
 
     def get(self, message_id: str) -> Message: ...

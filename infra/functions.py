@@ -28,7 +28,7 @@ from infra.secrets import Secrets
 from infra.timers import Timers
 
 SERVICE = "duetime"
-SQS_BATCH_SIZE = 10
+SQS_BATCH_SIZE = timeouts.DISPATCH_BATCH_SIZE
 API_TIMEOUT = Duration.seconds(15)
 # Shorter than the one-minute tick, so one recovery run ends before the next begins.
 RECOVER_TIMEOUT = Duration.seconds(55)

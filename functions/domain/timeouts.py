@@ -24,6 +24,10 @@ DISPATCH_LAMBDA_TIMEOUT_SECONDS = DELIVERY_TIMEOUT_MAX_SECONDS + DISPATCH_MARGIN
 # AWS recommends at least six times the function timeout for SQS event sources.
 DELIVERY_QUEUE_VISIBILITY_SECONDS = DISPATCH_LAMBDA_TIMEOUT_SECONDS * 6
 LEASE_MARGIN_SECONDS = 15
+# Timers per dispatch invocation. Every record of a batch runs side by side, each on a thread
+# of its own (functions/handlers/timer_batch.py), so the last starts at once and the Lambda
+# timeout above covers each of them, not their sum.
+DISPATCH_BATCH_SIZE = 10
 
 
 def lease_seconds(timeout_seconds: int) -> int:

@@ -20,7 +20,7 @@ from functions.domain.queues import member_of
 from functions.domain.signing import Signer
 from functions.domain.timers import EARLY_TOLERANCE, TimerPayload
 from functions.observability import logger
-from functions.ports import ClaimRejectedError, MessageStore, TimerPort
+from functions.ports import ClaimRejectedError, ConditionFailedError, MessageStore, TimerPort
 from functions.services.queues import QueueService
 from functions.services.sender import attempt
 
@@ -105,15 +105,23 @@ class Dispatcher:
         finished = self.clock()
         decision = decide(message, result, now=finished, refused=sent.refused)
         callbacks = self._callbacks(message, result, failed=decision.state is MessageState.FAILED)
-        self.store.record(
-            message.message_id,
-            lease_token=lease_token,
-            state=decision.state,
-            event=decision.event,
-            retried=decision.retried,
-            next_due=decision.next_due,
-            follow_ups=callbacks,
-        )
+        try:
+            self.store.record(
+                message.message_id,
+                lease_token=lease_token,
+                state=decision.state,
+                event=decision.event,
+                retried=decision.retried,
+                next_due=decision.next_due,
+                follow_ups=callbacks,
+            )
+        except ConditionFailedError:
+            # Cancelled while on the wire (or the lease ran out): a queued message's cancel
+            # left its slot to this attempt, which frees it now that it is over.
+            current = self.store.find(message.message_id)
+            if self.queues is not None and current is not None and current.state in TERMINAL:
+                self.queues.finished(current)
+            raise
         logger.info(
             "attempt recorded",
             extra={

@@ -16,7 +16,7 @@ from functions.domain.errors import (
     ValidationError,
 )
 from functions.domain.filters import any_of
-from functions.domain.messages import CANCELLABLE, Message
+from functions.domain.messages import CANCELLABLE, Message, MessageState
 from functions.domain.publish import Headers, PublishLimits, dedup_key, parse_publish
 from functions.domain.queues import QUEUE_OPTION, member_of
 from functions.domain.retry import validate_retry_delay
@@ -234,15 +234,23 @@ class MessageService:
 
     def _store(self, message: Message, claim: DedupClaim | None, *, now: datetime) -> Published:
         url = message.url if "topicName" in message.options else None
-        try:
-            self.store.create(message, dedup=claim)
-        except DuplicateMessageError as duplicate:
-            return Published(duplicate.first_message_id, deduplicated=True, url=url)
         member = member_of(message)
-        # A queued message joins its line now; a flow-controlled one when it is due (at its
-        # first claim), so a delayed one holds no slot and spends no rate while it waits.
-        if member is not None and self.queues is not None and QUEUE_OPTION in message.options:
-            self.queues.join(member)
+        # A queued message takes its place in line first, then is written parked (in no wake
+        # index: its queue wakes it), then the queue admits what it can. A crash between the
+        # join and the write leaves a member without a message, which the queue's reconcile
+        # drops. A flow-controlled message joins when due (at its first claim), so a delayed
+        # one holds no slot and spends no rate while it waits.
+        queue = self.queues if QUEUE_OPTION in message.options else None
+        if queue is not None and member is not None:
+            queue.join(member)
+        try:
+            self.store.create(message, dedup=claim, parked=queue is not None)
+        except DuplicateMessageError as duplicate:
+            if queue is not None and member is not None:
+                queue.withdraw(member)
+            return Published(duplicate.first_message_id, deduplicated=True, url=url)
+        if queue is not None and member is not None:
+            queue.drain(member.queue)
         else:
             self.timers.arm(TimerPayload(message.message_id, message.due_at), now=now)
         return Published(message.message_id, url=url)
@@ -283,7 +291,7 @@ class MessageService:
             candidates = self.store.get_many(message_ids)
         else:
             # Parked queued messages wait outside the wake index, in their queue.
-            parked = self.queues.waiting_ids() if self.queues is not None else []
+            parked = self.queues.member_ids() if self.queues is not None else []
             pending = list(dict.fromkeys([*self.store.pending_ids(), *parked]))
             candidates = self.store.get_many(pending)
         cancelled = 0
@@ -301,7 +309,14 @@ class MessageService:
         return cancelled
 
     def _cancelled(self, message: Message) -> None:
-        """An armed EventBridge schedule is deleted; a queued message frees its place."""
+        """An armed EventBridge schedule is deleted; a queued message frees its place, unless
+        an attempt is still on the wire: its slot is freed when that attempt's record is
+        refused, by the queue's reconcile, so the lane never has one more in flight."""
         self.timers.disarm(message.message_id, message.due_at)
-        if self.queues is not None:
+        attempt_live = (
+            message.state is MessageState.ACTIVE
+            and message.lease_until is not None
+            and message.lease_until > self.clock()
+        )
+        if self.queues is not None and not attempt_live:
             self.queues.finished(message)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from functions.domain.clock import Clock
@@ -127,19 +127,25 @@ class QueueService:
         self._counts(name, what="flow-control key")
         return name
 
-    def waiting_ids(self) -> list[str]:
-        """Every queued message not yet admitted (parked ones leave the wake index)."""
+    def member_ids(self) -> list[str]:
+        """Every message in a lane, waiting or admitted: a parked one, and one admitted from
+        parked, is in no wake index, so a bulk cancel must look here too."""
         return [
             member.message_id
             for counts in self.store.all()
-            for member in self.store.members(counts.queue.name, MemberState.WAITING)
+            if counts.lag
+            for state in (MemberState.WAITING, MemberState.ACTIVE)
+            for member in self.store.members(counts.queue.name, state)
         ]
 
     # --- the gate ---------------------------------------------------------------------------
     def join(self, member: Member) -> None:
-        """A new message takes its place in line; the queue admits what it can."""
+        """A new message takes its place in line (before it is written: see MessageService)."""
         self.store.join(member, now=self.clock())
-        self.drain(member.queue)
+
+    def withdraw(self, member: Member) -> None:
+        """Undo a join whose message was never written (a duplicate)."""
+        self.store.leave(member)
 
     def admit(self, message: Message) -> bool:
         """Whether a claimed queued message may be attempted now: it holds a slot already
@@ -151,7 +157,12 @@ class QueueService:
         if state is None:  # a flow-controlled message joins when due; an enqueue that stopped
             self.store.join(member, now=self.clock(), settings=lane_settings_of(message))
         admission = self._admit(member.queue, skip=message.message_id, arm_held_back=False)
-        return message.message_id in admission.admitted
+        admitted = message.message_id in admission.admitted
+        if admitted:
+            # This claim opened the period (or took a slot): it drives the next wake-up, so
+            # the member the rate holds back now is not left for the minute's reconcile.
+            self._arm_at_next_period(admission)
+        return admitted
 
     def parked(self, message: Message) -> None:
         """After a claim was handed back: admit again (a slot or a period may have come
@@ -199,13 +210,17 @@ class QueueService:
         now = self.clock()
         acted = 0
         for counts in self.store.all():
+            if not counts.lag:
+                continue  # nothing in line: nothing to heal (most flow-control keys, idle)
             name = counts.queue.name
             for member in self.store.members(name, MemberState.ACTIVE):
                 message = self.messages.find(member.message_id)
-                if message is None or message.state in TERMINAL:
+                # A member joins before its message is written: only an old one is a ghost.
+                ghost = message is None and _joined_at(member) < now - grace
+                if ghost or (message is not None and message.state in TERMINAL):
                     self.store.leave(member)
                     acted += 1
-                elif _stalled(message, now=now, grace=grace):
+                elif message is not None and _stalled(message, now=now, grace=grace):
                     self._wake([member.message_id])
                     acted += 1
             self.drain(name)
@@ -229,6 +244,12 @@ def _member(message: Message) -> Member:
     if member is None:
         raise ValueError(f"message {message.message_id} is in no queue")
     return member
+
+
+def _joined_at(member: Member) -> datetime:
+    """When the member's message was created (its order key starts with that, in µs)."""
+    created_us = int(member.order.split("#", 1)[0])
+    return datetime.fromtimestamp(created_us / 1_000_000, tz=UTC)
 
 
 def _stalled(message: Message, *, now: datetime, grace: timedelta) -> bool:

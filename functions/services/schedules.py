@@ -160,7 +160,7 @@ class ScheduleService:
         return tuple(
             replace(
                 message,
-                message_id=f"{message.message_id}-{index}",
+                message_id=f"{message.message_id}-{index:03d}",  # in order as text, too
                 url=endpoint.url,
                 options={
                     **message.options,

@@ -96,7 +96,7 @@ def to_message(item: MessageItem) -> Message:
     )
 
 
-def message_item(message: Message) -> MessageItem:
+def message_item(message: Message, *, parked: bool = False) -> MessageItem:
     """The new item of a message (its CREATED event, wake and list keys); the schedule store
     writes it inside a fire's transaction."""
     list_pk, list_sk = schema.list_key("LOG", message.message_id, message.created_at)
@@ -121,8 +121,9 @@ def message_item(message: Message) -> MessageItem:
         options=message.options or None,
         retried=0,
         events=[_event_map(Event(EventState.CREATED, message.created_at))],
-        wake_shard=schema.wake_shard(message.message_id),
-        wake_at=to_ms(message.due_at),
+        # A parked message (waiting in a queue) is woken by its queue, not the wake index.
+        wake_shard=None if parked else schema.wake_shard(message.message_id),
+        wake_at=None if parked else to_ms(message.due_at),
         list_pk=list_pk,
         list_sk=list_sk,
     )
@@ -135,13 +136,15 @@ class MessageStore:
     retention: timedelta = RETENTION
     dlq_retention: timedelta = RETENTION
 
-    def create(self, message: Message, *, dedup: DedupClaim | None = None) -> None:
+    def create(
+        self, message: Message, *, dedup: DedupClaim | None = None, parked: bool = False
+    ) -> None:
         """Write a new message with its CREATED event; fails if the id exists.
 
         With a deduplication claim, the message and its `DEDUP#` item are written in one
         transaction: a duplicate inside the window raises DuplicateMessageError with the first id.
         """
-        item = message_item(message)
+        item = message_item(message, parked=parked)
         if dedup is None:
             with storage_errors(f"create {message.message_id}"):
                 item.save(condition=MessageItem.pk.does_not_exist())
@@ -181,8 +184,10 @@ class MessageStore:
         return existing.message_id
 
     def get(self, message_id: str) -> Message:
+        # Strongly consistent: a read right after a write (a publish then a get, the queue
+        # reconcile deciding a slot's message is gone) must see it.
         try:
-            item = MessageItem.get(_pk(message_id), _SK)
+            item = MessageItem.get(_pk(message_id), _SK, consistent_read=True)
         except MessageItem.DoesNotExist as exc:
             raise NotFoundError(f"message {message_id} not found") from exc
         return to_message(item)

@@ -21,8 +21,10 @@ from functions.domain.messages import Message
 from functions.domain.schedules import Schedule
 from functions.ports import ConditionFailedError
 
-# DynamoDB transactions hold at most 100 items: the schedule and 99 of its messages.
+# DynamoDB transactions hold at most 100 items and 4 MB: the schedule and 99 of its messages,
+# of at most about 3 MB of bodies (the rest of each item is small).
 MAX_FIRE_TRANSACTION_MESSAGES = 99
+MAX_FIRE_TRANSACTION_BODY_BYTES = 3_000_000
 _SK = "SCHED"
 
 
@@ -204,21 +206,32 @@ class ScheduleStore:
             & (ScheduleItem.paused == False)  # noqa: E712 - a DynamoDB condition, not a bool
             & (ScheduleItem.next_fire == fired_at)
         )
-        # A transaction holds at most 100 items: the schedule and the first 99 messages go
-        # in it; a larger URL group's others follow, each created once (their ids are the
-        # fire's), and a crash between would lose them for this fire only.
-        first, rest = (
-            messages[:MAX_FIRE_TRANSACTION_MESSAGES],
-            messages[MAX_FIRE_TRANSACTION_MESSAGES:],
-        )
+        # A transaction holds at most 100 items and 4 MB: the schedule and as many messages as
+        # fit go in it; a larger URL group's others follow, each created once (their ids are
+        # the fire's), and a crash between would lose them for this fire only.
+        first = _fitting(messages)
         try:
             with TransactWrite(connection=MessageItem._get_connection().connection) as tx:
                 for message in first:
                     tx.save(message_item(message), condition=MessageItem.pk.does_not_exist())
                 tx.update(ScheduleItem(_pk(schedule.schedule_id), _SK), actions, condition)
-        except TransactWriteError:
-            return False
-        for message in rest:
+        except TransactWriteError as exc:
+            reasons = {getattr(r, "code", None) for r in exc.cancellation_reasons or [] if r}
+            if "ConditionalCheckFailed" in reasons:
+                return False  # paused, deleted, or another timer claimed this fire
+            with storage_errors(f"fire {schedule.schedule_id}"):
+                raise  # throttled or conflicting: the timer is retried, nothing was written
+        for message in messages[len(first) :]:
             with contextlib.suppress(ConditionFailedError), storage_errors("fire message"):
                 message_item(message).save(condition=MessageItem.pk.does_not_exist())
         return True
+
+
+def _fitting(messages: tuple[Message, ...]) -> tuple[Message, ...]:
+    """The leading messages that fit in the fire's transaction beside the schedule."""
+    size = 0
+    for count, message in enumerate(messages):
+        size += len(message.body)
+        if count >= MAX_FIRE_TRANSACTION_MESSAGES or size > MAX_FIRE_TRANSACTION_BODY_BYTES:
+            return messages[: max(count, 1)]
+    return messages

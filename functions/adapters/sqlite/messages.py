@@ -45,7 +45,9 @@ class SqliteMessageStore:
     retention: timedelta = RETENTION
     dlq_retention: timedelta = RETENTION
 
-    def create(self, message: Message, *, dedup: DedupClaim | None = None) -> None:
+    def create(
+        self, message: Message, *, dedup: DedupClaim | None = None, parked: bool = False
+    ) -> None:
         with self.db.write() as tx:
             if dedup is not None:
                 row = tx.execute(
@@ -58,7 +60,7 @@ class SqliteMessageStore:
                     (dedup.key, message.message_id, to_us(dedup.now + dedup.window)),
                 )
             try:
-                tx.execute(INSERT_MESSAGE, message_row(message))
+                tx.execute(INSERT_MESSAGE, message_row(message, parked=parked))
             except sqlite3.IntegrityError as exc:
                 raise ConditionFailedError(f"create {message.message_id}: exists") from exc
 
@@ -297,7 +299,7 @@ class SqliteMessageStore:
 INSERT_MESSAGE = "INSERT INTO messages (id, state, wake_at, list_key, doc) VALUES (?,?,?,?,?)"
 
 
-def message_row(message: Message) -> tuple[str, str, int | None, str, str]:
+def message_row(message: Message, *, parked: bool = False) -> tuple[str, str, int | None, str, str]:
     """The row of a new message (a schedule fire writes it inside its own transaction)."""
     stored = replace(
         message,
@@ -308,7 +310,7 @@ def message_row(message: Message) -> tuple[str, str, int | None, str, str]:
     return (
         message.message_id,
         stored.state.value,
-        opt_us(message.due_at),
+        None if parked else opt_us(message.due_at),
         list_key(message.created_at, message.message_id),
         message_doc(stored),
     )
