@@ -18,18 +18,15 @@ from functions.domain.clock import to_ms
 from functions.domain.durations import parse_duration
 from functions.domain.errors import ValidationError
 from functions.domain.queues import (
-    FLOW_CONTROL_OPTION,
     FLOW_CONTROL_PREFIX,
     LaneSettings,
     QueueCounts,
 )
 
 _KEY = re.compile(r"[A-Za-z0-9_.:@-]{1,128}")
-LANE_PREFIX = FLOW_CONTROL_PREFIX
 MAX_PARALLELISM = 1000
 MAX_RATE = 100_000
 MAX_PERIOD = timedelta(days=7)
-KEY_OPTION = FLOW_CONTROL_OPTION
 
 
 @dataclass(frozen=True)
@@ -59,14 +56,6 @@ def check_key(key: str) -> str:
             f"Upstash-Flow-Control-Key must be 1-128 letters, digits or '_.:@-', got {key[:200]!r}"
         )
     return key
-
-
-def lane_name(key: str) -> str:
-    return LANE_PREFIX + key
-
-
-def is_flow_control_lane(name: str) -> bool:
-    return name.startswith(LANE_PREFIX)
 
 
 def parse_value(text: str) -> FlowControlSettings:
@@ -144,7 +133,7 @@ def flow_control_view(counts: QueueCounts) -> dict[str, Any]:
     """A key as the SDKs parse it (`FlowControlInfo`); 0 means "no limit" for the maxima."""
     lane = counts.queue
     return {
-        "flowControlKey": lane.name.removeprefix(LANE_PREFIX),
+        "flowControlKey": lane.name.removeprefix(FLOW_CONTROL_PREFIX),
         "waitListSize": counts.waiting,
         "parallelismMax": lane.parallelism or 0,
         "parallelismCount": counts.active,

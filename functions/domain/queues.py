@@ -100,7 +100,7 @@ def member_of(message: Message) -> Member | None:
     name = message.options.get(QUEUE_OPTION)
     key = message.options.get(FLOW_CONTROL_OPTION)
     if isinstance(key, str):
-        name = FLOW_CONTROL_PREFIX + key
+        name = lane_name(key)
     if not isinstance(name, str):
         return None
     created_us = int(message.created_at.timestamp() * 1_000_000)
@@ -109,6 +109,15 @@ def member_of(message: Message) -> Member | None:
 
 def is_queue_name(name: str) -> bool:
     return bool(_NAME.fullmatch(name))
+
+
+def lane_name(key: str) -> str:
+    """The lane of a flow-control key."""
+    return FLOW_CONTROL_PREFIX + key
+
+
+def is_flow_control_lane(name: str) -> bool:
+    return name.startswith(FLOW_CONTROL_PREFIX)
 
 
 def lane_settings_of(message: Message) -> LaneSettings | None:

@@ -18,18 +18,19 @@ from functions.domain.errors import NotFoundError
 from functions.domain.flowcontrol import (
     check_key,
     flow_control_view,
-    is_flow_control_lane,
-    lane_name,
     parse_pin,
     parse_unpin,
 )
 from functions.domain.messages import CLAIMABLE, TERMINAL, Message, MessageState
 from functions.domain.queues import (
+    FLOW_CONTROL_PREFIX,
     Admission,
     Member,
     MemberState,
     QueueCounts,
     check_queue_name,
+    is_flow_control_lane,
+    lane_name,
     lane_settings_of,
     member_of,
     parse_upsert,
@@ -229,7 +230,7 @@ class QueueService:
     def _counts(self, name: str, *, what: str) -> QueueCounts:
         counts = self.store.get(name)
         if counts is None:
-            shown = name.removeprefix("flowControl:")
+            shown = name.removeprefix(FLOW_CONTROL_PREFIX)
             raise NotFoundError(f"{what} {shown} not found")
         return counts
 
