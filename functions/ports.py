@@ -450,6 +450,24 @@ class KeySource(Protocol):
 
 
 @dataclass(frozen=True)
+class Travelled:
+    """Where a moved clock stands, and how many timers fired on the way."""
+
+    now: datetime
+    fired: int
+
+
+class TimeTravel(Protocol):
+    """A virtual clock that moves only when told, firing what falls due in order."""
+
+    def now(self) -> datetime: ...
+
+    def advance(self, by: timedelta) -> Travelled: ...
+
+    def set(self, to: datetime) -> Travelled: ...
+
+
+@dataclass(frozen=True)
 class Adapters:
     """What a backend supplies: every port, and its own answer to an early wake-up."""
 

@@ -16,7 +16,7 @@ from functions.domain.clock import Clock, utc_now
 from functions.domain.publish import PublishLimits
 from functions.domain.signing import Signer
 from functions.domain.timers import SCHEDULE, STEP, TimerPayload
-from functions.ports import Adapters, MessageStore
+from functions.ports import Adapters, MessageStore, TimeTravel
 from functions.services.deadletter import DeadLetters
 from functions.services.delivery import Dispatcher
 from functions.services.eventlog import EventLog
@@ -47,6 +47,8 @@ class Graph:
     flow_runner: FlowRunner
     stats: Stats
     recovery: Recovery
+    # Only a dev server on a manual clock can be moved (`duetime dev --clock manual`).
+    time_travel: TimeTravel | None = None
 
     @property
     def message_store(self) -> MessageStore:
@@ -73,8 +75,10 @@ def build(
     *,
     clock: Clock = utc_now,
     http: httpx.BaseTransport | None = None,
+    wall_clock: Clock | None = None,
 ) -> Graph:
-    """Every service over one backend's adapters."""
+    """Every service over one backend's adapters. `wall_clock`, when `clock` is virtual,
+    is what signatures are dated by."""
     client = http or httpx.HTTPTransport()
     limits = PublishLimits(
         max_body_bytes=settings.max_body_bytes,
@@ -98,7 +102,7 @@ def build(
     )
 
     def signer() -> Signer:
-        return Signer(adapters.keys.signing_keys())
+        return Signer(adapters.keys.signing_keys(), signed_at=wall_clock)
 
     dispatcher = Dispatcher(
         store=adapters.messages,

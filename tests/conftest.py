@@ -23,6 +23,9 @@ os.environ.pop("AWS_PROFILE", None)
 
 from tests.helpers.receiver import Receiver
 
+# What users of duetime add to their own conftest.py: the `duetime_server` fixture.
+pytest_plugins = ["duetime.testing"]
+
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:

@@ -12,6 +12,7 @@ from functions.api.common import json_response, only_known, query_int, query_lis
 from functions.domain.errors import ValidationError
 from functions.domain.messages import EventState
 from functions.services.eventlog import EventFilter
+from functions.services.stats import parse_window
 
 router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]
 EVENT_FILTERS = frozenset(
@@ -51,7 +52,10 @@ def _page(key: str) -> Response[Any]:
 
 @router.get("/v2/stats")
 def stats() -> Response[Any]:
-    return json_response(200, wiring.graph().stats.summary())
+    event = router.current_event
+    only_known(None, event, frozenset({"window"}))
+    window = parse_window(query_one(event, "window"))
+    return json_response(200, wiring.graph().stats.summary(window))
 
 
 @router.get("/v2/events")

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 import jwt
 from standardwebhooks import Webhook
 
-from functions.domain.clock import from_unix_seconds, require_utc, to_ms
+from functions.domain.clock import Clock, from_unix_seconds, require_utc, to_ms
 
 JWT_TTL_SECONDS = 300
 # After a rotation the old current key still signs the Standard Webhooks header this long, so a
@@ -96,8 +96,11 @@ class Signer:
     """Signs deliveries with the current key (JWT) and both keys, plus a just-rotated-out one
     during its grace (Standard Webhooks)."""
 
-    def __init__(self, keys: SigningKeys) -> None:
+    def __init__(self, keys: SigningKeys, *, signed_at: Clock | None = None) -> None:
         self._keys = keys
+        # Receivers check signature times against their own clock: under a virtual clock
+        # (time travel) the engine signs with the wall clock instead of the time it ran at.
+        self._signed_at = signed_at
         self._webhook_cache: dict[str, Webhook] = {}
 
     def upstash_signature(self, *, url: str, body: bytes, now: datetime) -> str:
@@ -126,7 +129,7 @@ class Signer:
 
     def headers(self, *, message_id: str, url: str, body: bytes, now: datetime) -> dict[str, str]:
         """Signature headers of one delivery attempt."""
-        now = require_utc(now, field="now")
+        now = require_utc(self._signed_at() if self._signed_at else now, field="now")
         return {
             "Upstash-Signature": self.upstash_signature(url=url, body=body, now=now),
             "webhook-id": message_id,

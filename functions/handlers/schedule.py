@@ -10,7 +10,17 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions import wiring
-from functions.api import dlq, events, flowcontrol, flows, messages, queues, schedules, topics
+from functions.api import (
+    clock,
+    dlq,
+    events,
+    flowcontrol,
+    flows,
+    messages,
+    queues,
+    schedules,
+    topics,
+)
 from functions.api.common import json_response
 from functions.api.resolver import ConcurrentHttpResolver
 from functions.domain.auth import authenticate, bearer_token
@@ -19,7 +29,7 @@ from functions.domain.killswitches import SwitchedOffError
 from functions.observability import logger
 
 app = ConcurrentHttpResolver()
-for module in (messages, dlq, events, schedules, flows, topics, queues, flowcontrol):
+for module in (messages, dlq, events, schedules, flows, topics, queues, flowcontrol, clock):
     app.include_router(module.router)
 
 

@@ -19,16 +19,19 @@ from functions.adapters.sqlite import (
 )
 from functions.adapters.sqlite.messages import SqliteMessageStore
 from functions.config import Settings
+from functions.domain.clock import utc_now
 from functions.domain.signing import SigningKeys
 from functions.local import console
 from functions.local.banner import banner
 from functions.local.defaults import DEV_PORT, DEV_SIGNING_KEYS, DEV_TOKEN
 from functions.local.gateway import serve
 from functions.local.pump import Periodic
+from functions.local.timetravel import ManualClock, TimeTravel
 
 # Far enough ahead to include every armed wake-up when resuming a database.
 _EVERYTHING = datetime(9999, 1, 1, tzinfo=UTC)
 _ALL = 10**9
+CLOCK_MODES = ("real", "manual")
 
 
 @dataclass
@@ -53,6 +56,9 @@ class EmbeddedServer:
     workers: int = 16
     allowed_hosts: tuple[str, ...] = ()  # empty: any host the SSRF guard lets through
     recover_every_seconds: float = 60.0
+    # "manual": the clock stands still until moved through /v2/dev/clock (time travel).
+    clock_mode: str = "real"
+    clock_start: datetime | None = None  # a manual clock's first reading (default: now)
     _engine: _Engine | None = field(default=None, init=False)
 
     @property
@@ -72,8 +78,12 @@ class EmbeddedServer:
     def start(self) -> None:
         """Open the database, resume what it holds, then serve. Raises DatabaseOpenError, or
         OSError when the port is taken, before anything runs."""
+        if self.clock_mode not in CLOCK_MODES:
+            raise ValueError(f"clock_mode must be one of {', '.join(CLOCK_MODES)}")
+        manual = ManualClock(self.clock_start) if self.clock_mode == "manual" else None
+        clock = manual or utc_now
         db = open_database(self.db_path)
-        timers = LocalTimers(workers=self.workers)
+        timers = LocalTimers(workers=self.workers, clock=clock)
         adapters = sqlite_adapters(db, timers=timers, keys=self.keys, tokens=(self.token,))
         client = httpx.HTTPTransport(
             limits=httpx.Limits(
@@ -81,7 +91,11 @@ class EmbeddedServer:
             )
         )
         settings = Settings(dev_mode=True, allowed_hosts=self.allowed_hosts)
-        graph = wiring.build(settings, adapters, http=client)
+        graph = wiring.build(
+            settings, adapters, http=client, clock=clock, wall_clock=utc_now if manual else None
+        )
+        if manual is not None:
+            graph.time_travel = TimeTravel(clock=manual, timers=timers)
         wiring.install(graph)
         # Imported once the graph is installed: the handler module builds its resolver once.
         from functions.handlers import schedule  # noqa: PLC0415
@@ -142,6 +156,9 @@ class EmbeddedServer:
             if self.db_path
             else "state in memory, lost on exit (--db PATH keeps it)"
         )
+        if self.clock_mode == "manual":
+            where += "; manual clock at " + self.graph.clock().isoformat()
+            where += " (POST /v2/dev/clock or `duetime clock advance 1h` moves it)"
         # The stored keys: a --db file that saw a rotation signs with what it rotated to.
         keys = self.graph.adapters.keys.signing_keys()
         return banner(engine=f"embedded engine, {where}", url=self.url, token=self.token, keys=keys)

@@ -323,10 +323,37 @@ def test_stats_answer_the_operators_questions(aws: Aws, receiver: Receiver) -> N
     assert stats.json["overdue"] == 0
     assert stats.json["failed"] == 3
     assert stats.json["averageRetries"] == 0.0
-    assert stats.json["errors"] == [
-        {"error": "HTTP 503", "count": 2},
-        {"error": "HTTP 500", "count": 1},
-    ]
+    grouped = [(e["error"], e["count"], e["sample"]["url"]) for e in stats.json["errors"]]
+    assert grouped == [("HTTP 503", 2, down.url()), ("HTTP 500", 1, broken.url())]
+    assert stats.json["errors"][0]["sample"]["responseStatus"] == 503
+    # Over the last hour: three attempts, each failed, none delivered
+    assert (stats.json["attempts"], stats.json["delivered"], stats.json["failedAttempts"]) == (
+        3,
+        0,
+        3,
+    )
+    assert (stats.json["successRate"], stats.json["failureRate"]) == (0.0, 1.0)
+    assert stats.json["deadLettered"] == 3
+    assert stats.json["windowComplete"] is True
+    assert stats.json["window"]["to"] - stats.json["window"]["from"] == 3_600_000
+
+
+def test_stats_rates_cover_the_window_asked_for_and_refuse_unknown_queries(
+    aws: Aws, receiver: Receiver
+) -> None:
+    delivered = publish(aws, receiver.url())
+    clock = FakeClock(wiring.graph().message_store.get(delivered).due_at)
+    assert drive(delivered, clock) == [Outcome.DELIVERED]
+    with Receiver(lambda _, __: Reply(status=500)) as broken:
+        _dead(aws, broken.url(), 1)
+    stats = call("GET", "/v2/stats", token=aws.token, query="window=30d")
+    assert stats.status == 200
+    assert (stats.json["attempts"], stats.json["delivered"]) == (2, 1)
+    assert stats.json["successRate"] == 0.5
+    assert call("GET", "/v2/stats", token=aws.token, query="windows=1h").status == 400
+    bad = call("GET", "/v2/stats", token=aws.token, query="window=90d")
+    assert bad.status == 400
+    assert "window" in bad.json["error"]
 
 
 def test_a_filtered_dlq_page_never_skips_a_match_between_pages(aws: Aws) -> None:

@@ -4,6 +4,9 @@ One thread sleeps on a condition until the earliest due time (with no timeout wh
 armed, so an idle server uses no CPU and polls nothing), then hands what fell due to a pool of
 workers, in due order. A target that raises is armed again after the lease, as SQS would make
 a failed message visible again.
+
+Under a manual clock (time travel) nothing falls due until the clock moves: `wake` tells the
+loop it did, `next_due` and `settle` let the mover step from one due time to the next.
 """
 
 from __future__ import annotations
@@ -40,12 +43,14 @@ class LocalTimers:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
         self._target: Callable[[TimerPayload], object] | None = None
         self._stopped = False
+        self._in_flight = 0  # taken from the heap, target not yet returned
+        self._fired = 0
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     # --- the port ---------------------------------------------------------------------------
     def arm(self, payload: TimerPayload, *, now: datetime) -> None:
         with self._wakeup:
-            if _key(payload.target_id, payload.due_at) in self._armed:
+            if self._is_armed(payload):
                 return
             self._push(payload, payload.due_at)
 
@@ -62,7 +67,7 @@ class LocalTimers:
     def stop(self) -> None:
         with self._wakeup:
             self._stopped = True
-            self._wakeup.notify()
+            self._wakeup.notify_all()
         if self._thread.is_alive():
             self._thread.join(timeout=2)
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -70,6 +75,43 @@ class LocalTimers:
     def pending(self) -> int:
         with self._wakeup:
             return len(self._armed)
+
+    # --- stepping a manual clock --------------------------------------------------------------
+    def wake(self) -> None:
+        """The clock moved (not by itself): look at the heap again."""
+        with self._wakeup:
+            self._wakeup.notify_all()
+
+    def fired(self) -> int:
+        """Timers handed to their target so far."""
+        with self._wakeup:
+            return self._fired
+
+    def next_due(self) -> datetime | None:
+        """When the earliest armed timer fires (a failed target's retry included)."""
+        with self._wakeup:
+            while self._heap:
+                fire_at, _, payload = self._heap[0]
+                if self._is_armed(payload):
+                    return fire_at
+                heapq.heappop(self._heap)  # disarmed: drop it now rather than when due
+            return None
+
+    def settle(self, timeout: float | None = None) -> bool:
+        """Wait until nothing is due at the clock's time and no target is running, so what
+        a fired timer armed for the same instant has fired too. False on timeout."""
+        with self._wakeup:
+            return self._wakeup.wait_for(
+                lambda: self._stopped or (self._in_flight == 0 and not self._due_now()),
+                timeout=timeout,
+            )
+
+    def _due_now(self) -> bool:
+        now = self._clock()
+        return any(fire_at <= now for fire_at, _, p in self._heap if self._is_armed(p))
+
+    def _is_armed(self, payload: TimerPayload) -> bool:
+        return _key(payload.target_id, payload.due_at) in self._armed
 
     def _run(self) -> None:
         while True:
@@ -83,6 +125,8 @@ class LocalTimers:
                     due = self._take_due()
                 if self._stopped:
                     return
+                self._in_flight += len(due)
+                self._fired += len(due)
             for payload in due:
                 self._pool.submit(self._fire, payload)
 
@@ -106,10 +150,14 @@ class LocalTimers:
             # The payload stays as it was: its target compares the due time it carries.
             with self._wakeup:
                 self._push(payload, self._clock() + RETRY_AFTER_FAILURE)
+        finally:
+            with self._wakeup:
+                self._in_flight -= 1
+                self._wakeup.notify_all()
 
     def _push(self, payload: TimerPayload, fire_at: datetime) -> None:
         """Called holding the condition."""
         self._armed.add(_key(payload.target_id, payload.due_at))
         heapq.heappush(self._heap, (fire_at, next(self._order), payload))
         if self._heap[0][2] is payload:
-            self._wakeup.notify()  # a new earliest: the loop's sleep is now too long
+            self._wakeup.notify_all()  # a new earliest: the loop's sleep is now too long
