@@ -26,7 +26,15 @@ ARGS ?=
 dev: $(VENV)/.dev
 	$(BIN)/duetime dev --port $(PORT) $(ARGS)
 
-test: $(VENV)/.test
+# The console's browser tests drive Debian's chromium (Playwright never downloads a browser);
+# a fresh machine gets it from apt (as root, or through sudo).
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium
+
+test: $(VENV)/.test $(CHROMIUM)
 	$(BIN)/pytest
 
 lint: $(VENV)/.test

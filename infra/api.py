@@ -21,10 +21,16 @@ from constructs import Construct
 from infra.nag import suppress
 
 API_ROUTE = "/v2/{proxy+}"
+# The web console's page and assets (functions/api/console.py): GET only, served without a token.
+CONSOLE_ROUTES = ("/console", "/console/{proxy+}")
 _BEARER_AUTH = (
     "duetime authenticates every request in the schedule function with a bearer token "
     "(Authorization header or qstash_token), exactly as QStash clients send it; an API Gateway "
     "authorizer would add a second, incompatible auth scheme and a cold start per request."
+)
+_STATIC_CONSOLE = (
+    "the console routes serve a few static files that hold no data: the page asks for the "
+    "bearer token and reads everything through the token-protected /v2 routes."
 )
 # JSON access log. No query string or headers: a token may travel as ?qstash_token=.
 _ACCESS_LOG_FIELDS = {
@@ -63,7 +69,8 @@ class _AccessLogs:
 
 
 class HttpApiFrontDoor(Construct):
-    """HTTP API, payload 2.0: ANY /v2/{proxy+} to the schedule function; throttled stage."""
+    """HTTP API, payload 2.0: ANY /v2/{proxy+} and GET /console[/…] to the schedule
+    function; throttled stage."""
 
     def __init__(
         self,
@@ -84,15 +91,21 @@ class HttpApiFrontDoor(Construct):
             # The stage is declared below: the default one cannot carry throttling.
             create_default_stage=False,
         )
-        routes = self.api.add_routes(
-            path=API_ROUTE,
-            methods=[apigw.HttpMethod.ANY],
-            integration=integrations.HttpLambdaIntegration(
-                "Schedule",
-                handler,
-                payload_format_version=apigw.PayloadFormatVersion.VERSION_2_0,
-            ),
+        integration = integrations.HttpLambdaIntegration(
+            "Schedule",
+            handler,
+            payload_format_version=apigw.PayloadFormatVersion.VERSION_2_0,
         )
+        routes = self.api.add_routes(
+            path=API_ROUTE, methods=[apigw.HttpMethod.ANY], integration=integration
+        )
+        console_routes = [
+            route
+            for path in CONSOLE_ROUTES
+            for route in self.api.add_routes(
+                path=path, methods=[apigw.HttpMethod.GET], integration=integration
+            )
+        ]
         access_logs = logs.LogGroup(
             self, "AccessLogs", retention=log_retention, removal_policy=removal_policy
         )
@@ -107,6 +120,8 @@ class HttpApiFrontDoor(Construct):
         )
         for route in routes:
             suppress(route, "AwsSolutions-APIG4", _BEARER_AUTH)
+        for route in console_routes:
+            suppress(route, "AwsSolutions-APIG4", _STATIC_CONSOLE)
 
     @property
     def url(self) -> str:

@@ -44,7 +44,6 @@ def move_clock() -> Response[Any]:
     return json_response(200, {"now": to_ms(moved.now), "fired": moved.fired})
 
 
-
 def _manual() -> TimeTravel:
     travel = wiring.graph().time_travel
     if travel is None:

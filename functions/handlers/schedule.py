@@ -12,6 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from functions import wiring
 from functions.api import (
     clock,
+    console,
     dlq,
     events,
     flowcontrol,
@@ -29,12 +30,25 @@ from functions.domain.killswitches import SwitchedOffError
 from functions.observability import logger
 
 app = ConcurrentHttpResolver()
-for module in (messages, dlq, events, schedules, flows, topics, queues, flowcontrol, clock):
+for module in (
+    messages,
+    dlq,
+    events,
+    schedules,
+    flows,
+    topics,
+    queues,
+    flowcontrol,
+    clock,
+    console,
+):
     app.include_router(module.router)
 
 
 def _authorize(resolver: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
     event = resolver.current_event
+    if console.is_public(event.path):
+        return next_middleware(resolver)  # a static page: its data comes from /v2, with a token
     token = bearer_token(
         event.headers.get("authorization"),
         (event.query_string_parameters or {}).get("qstash_token"),

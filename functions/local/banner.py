@@ -9,6 +9,7 @@ def banner(*, engine: str, url: str, token: str, keys: SigningKeys) -> str:
     return "\n".join(
         [
             f"# duetime dev: {engine}",
+            f"# web console: {url}/console (sign in with QSTASH_TOKEN)",
             f"export QSTASH_URL={url}",
             f"export QSTASH_TOKEN={token}",
             f"export QSTASH_CURRENT_SIGNING_KEY={keys.current}",

@@ -52,6 +52,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     dev.add_argument("--workers", type=int, default=None, help="concurrent deliveries")
     dev.add_argument(
+        "--clock",
+        choices=["real", "manual"],
+        default="real",
+        help="manual: the clock moves only through POST /v2/dev/clock (time travel)",
+    )
+    dev.add_argument(
         "--allowed-hosts",
         default="",
         metavar="HOST[,HOST...]",
@@ -142,6 +148,10 @@ def _hosts(listed: str) -> tuple[str, ...]:
 def _dev_server(args: argparse.Namespace, keys: SigningKeys) -> EmbeddedServer | DevServer:
     # The servers are imported only when asked for: `duetime --help` stays quick.
     if args.aws_emulation:
+        if args.clock != "real":
+            raise SystemExit(
+                "duetime dev: --clock manual needs the embedded engine, not --aws-emulation"
+            )
         from functions.local.devserver import DevServer  # noqa: PLC0415
 
         return DevServer(
@@ -165,6 +175,7 @@ def _dev_server(args: argparse.Namespace, keys: SigningKeys) -> EmbeddedServer |
         db_path=args.db,
         workers=args.workers or 16,
         allowed_hosts=_hosts(args.allowed_hosts),
+        clock_mode=args.clock,
     )
 
 

@@ -158,7 +158,7 @@ class EmbeddedServer:
         )
         if self.clock_mode == "manual":
             where += "; manual clock at " + self.graph.clock().isoformat()
-            where += " (POST /v2/dev/clock or `duetime clock advance 1h` moves it)"
+            where += " (POST /v2/dev/clock moves it)"
         # The stored keys: a --db file that saw a rotation signs with what it rotated to.
         keys = self.graph.adapters.keys.signing_keys()
         return banner(engine=f"embedded engine, {where}", url=self.url, token=self.token, keys=keys)

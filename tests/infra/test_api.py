@@ -26,6 +26,20 @@ def test_http_api_routes_everything_under_v2_to_the_schedule_function(
     )
 
 
+def test_http_api_routes_the_console_by_get_to_the_same_integration(
+    production: Deployment,
+) -> None:
+    # Given the HTTP API's routes
+    routes = {
+        route["Properties"]["RouteKey"]: route["Properties"]["Target"]
+        for route in production.resources("AWS::ApiGatewayV2::Route").values()
+    }
+    # Then the console's page and assets reach the schedule function, and only by GET
+    assert set(routes) == {"ANY /v2/{proxy+}", "GET /console", "GET /console/{proxy+}"}
+    assert routes["GET /console"] == routes["ANY /v2/{proxy+}"]
+    assert routes["GET /console/{proxy+}"] == routes["ANY /v2/{proxy+}"]
+
+
 def test_http_api_default_stage_is_throttled_and_access_logged(production: Deployment) -> None:
     _, stage = production.only("AWS::ApiGatewayV2::Stage")
     props = stage["Properties"]

@@ -59,6 +59,10 @@ def test_only_python_runtimes_are_accepted() -> None:
 def _assert_is_lambda_bundle(root: Path) -> None:
     assert (root / "functions" / "handlers" / "dispatch.py").is_file()
     assert (root / "functions" / "handlers" / "schedule.py").is_file()
+    # The console's static files ride along as package data.
+    assert {"index.html", "app.js", "app.css", "icon.svg"} <= {
+        f.name for f in (root / "functions" / "console").iterdir()
+    }
     # The dev server stays behind, and so does this machine's bytecode.
     assert not (root / "functions" / "local").exists()
     assert all(pyc.name.endswith(".cpython-313.pyc") for pyc in root.rglob("*.pyc"))

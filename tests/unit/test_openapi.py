@@ -7,6 +7,7 @@ from pathlib import Path
 
 import yaml
 
+from functions.api import console
 from functions.handlers.schedule import app
 
 SPEC = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
@@ -15,6 +16,8 @@ SPEC = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
 def _served() -> set[tuple[str, str]]:
     routes = set()
     for route in app._static_routes + app._dynamic_routes:
+        if console.is_public(route.path):
+            continue  # the web console's static files (docs/console.md), not the JSON API
         path = route.path.replace("/v2/publish/.+", "/v2/publish/{destination}")
         path = path.replace("/v2/schedules/.+", "/v2/schedules/{destination}")
         path = path.replace("/v2/enqueue/.+", "/v2/enqueue/{queue}/{destination}")
