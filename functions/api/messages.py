@@ -6,6 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 from functions import wiring
 from functions.api.common import (
@@ -17,21 +18,27 @@ from functions.api.common import (
     json_value,
     multi_filter,
     only_known,
+    query_int,
+    query_one,
     raw_body,
 )
 from functions.domain.batch import parse_batch
+from functions.domain.errors import ValidationError
+from functions.domain.messages import MessageState
 from functions.domain.publish import destination_from_path
 from functions.domain.signing import new_signing_key
 from functions.domain.topics import is_topic_name
 from functions.observability import logger
-from functions.services.messages import CancelFilter, Published
+from functions.services.messages import MessageFilter, Published
 
 router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]
 PUBLISH_PREFIX = "/v2/publish/"
-BULK_CANCEL_FIELDS = frozenset(
-    {"messageIds", "url", "label", "scheduleId", "topicName", "queueName", "flowControlKey"}
-    | {"fromDate", "toDate", "count"}
+FILTERS = frozenset(
+    {"url", "label", "scheduleId", "topicName", "queueName", "flowControlKey"}
+    | {"fromDate", "toDate"}
 )
+BULK_CANCEL_FIELDS = FILTERS | {"messageIds", "count"}
+LIST_FIELDS = FILTERS | {"state", "cursor", "count"}
 
 
 @router.post("/v2/publish/.+")
@@ -101,7 +108,32 @@ def cancel_messages() -> Response[Any]:
     event = router.current_event
     data = json_body(event)
     only_known(data, event, BULK_CANCEL_FIELDS)
-    selection = CancelFilter(
+    ids = id_list(data, event, "messageIds")
+    cancelled = wiring.graph().message_service.cancel_many(
+        ids, _selection(data, event), count=int_field(data, event, "count")
+    )
+    return json_response(200, {"cancelled": cancelled})
+
+
+@router.get("/v2/messages")
+def list_messages() -> Response[Any]:
+    """Newest first, any state (duetime's own: QStash has no message listing)."""
+    event = router.current_event
+    only_known(None, event, LIST_FIELDS)
+    messages, cursor = wiring.graph().message_service.page(
+        cursor=query_one(event, "cursor"),
+        count=query_int(event, "count"),
+        selection=_selection(None, event),
+    )
+    body: dict[str, Any] = {"messages": messages}
+    if cursor:
+        body["cursor"] = cursor
+    return json_response(200, body)
+
+
+def _selection(data: dict[str, Any] | None, event: APIGatewayProxyEventV2) -> MessageFilter:
+    return MessageFilter(
+        states=_states(multi_filter(data, event, "state")),
         urls=multi_filter(data, event, "url"),
         labels=multi_filter(data, event, "label"),
         schedule_ids=multi_filter(data, event, "scheduleId"),
@@ -111,11 +143,16 @@ def cancel_messages() -> Response[Any]:
         from_ms=int_field(data, event, "fromDate"),
         to_ms=int_field(data, event, "toDate"),
     )
-    ids = id_list(data, event, "messageIds")
-    cancelled = wiring.graph().message_service.cancel_many(
-        ids, selection, count=int_field(data, event, "count")
-    )
-    return json_response(200, {"cancelled": cancelled})
+
+
+def _states(names: tuple[str, ...]) -> tuple[MessageState, ...]:
+    known = {state.value for state in MessageState}
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise ValidationError(
+            f"state {', '.join(unknown)} is not one of {', '.join(sorted(known))}"
+        )
+    return tuple(MessageState(name) for name in names)
 
 
 @router.get("/v2/keys")

@@ -161,6 +161,8 @@ def flow_view(flow: FlowState) -> dict[str, Any]:
             "status": step.status.value,
             "attempts": step.attempts,
             "run": step.run,
+            # The gap the definition asks for after the step before (`duetime flows timing`).
+            "delaySeconds": flow.definition.steps[step.index].delay.total_seconds(),
         }
         optional = {
             "reason": step.reason,

@@ -1,18 +1,15 @@
-"""The `duetime` command."""
+"""`duetime dev`: the dev server's own front, also run as `python -m functions.local.cli dev`
+(the operator commands are duetime.cli's)."""
 
 from __future__ import annotations
 
 import argparse
 import errno
-import json
 import os
 import signal
 import sys
 import threading
 from typing import TYPE_CHECKING
-from urllib.parse import quote
-
-import httpx
 
 from functions.adapters.sqlite.db import DatabaseOpenError
 from functions.domain.signing import SigningKeys
@@ -69,37 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     # Shrink the SQS horizon to push near-term messages through the EventBridge path (benchmarks).
     dev.add_argument("--sqs-horizon-seconds", type=int, default=900, help=argparse.SUPPRESS)
     dev.add_argument("--eventbridge-lead-seconds", type=int, default=120, help=argparse.SUPPRESS)
-    switch = commands.add_parser(
-        "kill-switch", help="stop (on) or allow (off) new arming, through the API, no deploy"
-    )
-    switch.add_argument("action", choices=["on", "off", "list"])
-    switch.add_argument(
-        "scope",
-        nargs="?",
-        default="all",
-        help="'all', 'flows:<id prefix>', 'url:<URL prefix>' or 'schedule:<id>'",
-    )
-    switch.add_argument("--reason", default=None)
-    switch.add_argument(
-        "--url", default=os.environ.get("QSTASH_URL", f"http://127.0.0.1:{DEV_PORT}")
-    )
-    switch.add_argument("--token", default=os.environ.get("QSTASH_TOKEN", DEV_TOKEN))
     return parser
-
-
-def _kill_switch(args: argparse.Namespace) -> int:
-    base = args.url.rstrip("/")
-    headers = {"Authorization": f"Bearer {args.token.strip()}"}
-    path = f"{base}/v2/kill-switches"
-    scope = quote(args.scope, safe="")  # a url: scope holds slashes
-    if args.action == "on":
-        response = httpx.put(f"{path}/{scope}", headers=headers, json={"reason": args.reason})
-    elif args.action == "off":
-        response = httpx.delete(f"{path}/{scope}", headers=headers)
-    else:
-        response = httpx.get(path, headers=headers)
-    print(json.dumps(response.json(), indent=2))
-    return 0 if response.is_success else 1
 
 
 def _dev(args: argparse.Namespace) -> int:
@@ -183,8 +150,6 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "dev":
         return _dev(args)
-    if args.command == "kill-switch":
-        return _kill_switch(args)
     return 2
 
 

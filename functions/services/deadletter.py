@@ -8,11 +8,12 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from functions.domain.clock import Clock, to_ms
-from functions.domain.errors import NotFoundError, ValidationError
+from functions.domain.errors import NotFoundError
 from functions.domain.filters import any_of
 from functions.domain.messages import Message, MessageState, new_message_id
 from functions.domain.views import dlq_view
 from functions.ports import Listing, MessageStore
+from functions.services.paging import newest_matching, page_size
 
 MAX_PAGE = 100
 
@@ -51,14 +52,6 @@ class DlqFilter:
         )
 
 
-def page_size(count: int | None, maximum: int) -> int:
-    if count is None:
-        return maximum
-    if not 1 <= count <= maximum:
-        raise ValidationError(f"count must be between 1 and {maximum}, got {count}")
-    return count
-
-
 @dataclass
 class DeadLetters:
     store: MessageStore
@@ -75,17 +68,13 @@ class DeadLetters:
     def _select(
         self, *, cursor: str | None, count: int | None, selection: DlqFilter
     ) -> tuple[list[Message], str | None]:
-        wanted = page_size(count, MAX_PAGE)
-        found: list[Message] = []
-        while len(found) < wanted:
-            # Never more than still wanted: the cursor then points just past the last one
-            # returned, and no match is skipped over between pages.
-            page = self.store.newest(Listing.DLQ, cursor=cursor, count=wanted - len(found))
-            cursor = page.cursor
-            found += [m for m in self.store.get_many(page.ids) if selection.matches(m)]
-            if cursor is None:
-                break
-        return found, cursor
+        return newest_matching(
+            self.store,
+            Listing.DLQ,
+            cursor=cursor,
+            wanted=page_size(count, MAX_PAGE),
+            matches=selection.matches,
+        )
 
     def delete_matching(
         self, *, cursor: str | None, count: int | None, selection: DlqFilter

@@ -10,7 +10,7 @@ from functions.domain.errors import NotFoundError
 from functions.domain.messages import Event, Message
 from functions.domain.views import event_view
 from functions.ports import Listing, MessageStore
-from functions.services.deadletter import page_size
+from functions.services.paging import page_size
 
 MAX_PAGE = 1000
 

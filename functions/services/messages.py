@@ -27,14 +27,17 @@ from functions.ports import (
     ConditionFailedError,
     DedupClaim,
     DuplicateMessageError,
+    Listing,
     MessageStore,
     TimerPort,
 )
 from functions.services.killswitches import KillSwitches
+from functions.services.paging import newest_matching, page_size
 from functions.services.queues import QueueService
 
 DEDUP_WINDOW = timedelta(minutes=10)
 MAX_BULK = 1000
+MAX_PAGE = 100
 
 
 @dataclass(frozen=True)
@@ -45,10 +48,12 @@ class Published:
 
 
 @dataclass(frozen=True)
-class CancelFilter:
-    """Which pending messages a bulk cancel selects: each field that is set must match (any of
-    its values); all pending messages when none is set."""
+class MessageFilter:
+    """Which messages a listing or a bulk cancel selects: each field that is set must match
+    (any of its values); every message when none is set (a cancel then takes every pending
+    one)."""
 
+    states: tuple[MessageState, ...] = ()
     urls: tuple[str, ...] = ()
     labels: tuple[str, ...] = ()
     schedule_ids: tuple[str, ...] = ()
@@ -61,7 +66,8 @@ class CancelFilter:
     def matches(self, message: Message) -> bool:
         created = to_ms(message.created_at)
         return (
-            any_of(self.urls, message.url)
+            any_of(self.states, message.state)
+            and any_of(self.urls, message.url)
             and any_of(self.labels, message.label)
             and any_of(self.schedule_ids, message.schedule_id)
             and any_of(self.topic_names, message.options.get("topicName"))
@@ -266,6 +272,19 @@ class MessageService:
     def get(self, message_id: str) -> dict[str, Any]:
         return message_view(self.store.get(message_id))
 
+    def page(
+        self, *, cursor: str | None, count: int | None, selection: MessageFilter
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """Newest messages first, in any state, filtered, with a cursor for the next page."""
+        messages, cursor = newest_matching(
+            self.store,
+            Listing.LOG,
+            cursor=cursor,
+            wanted=page_size(count, MAX_PAGE),
+            matches=selection.matches,
+        )
+        return [message_view(m) for m in messages], cursor
+
     def cancel(self, message_id: str) -> bool:
         """Cancel; an armed EventBridge schedule is deleted, a queued SQS timer will find it
         cancelled and send nothing."""
@@ -276,7 +295,7 @@ class MessageService:
         return cancelled
 
     def cancel_many(
-        self, message_ids: list[str] | None, selection: CancelFilter, *, count: int | None = None
+        self, message_ids: list[str] | None, selection: MessageFilter, *, count: int | None = None
     ) -> int:
         """Cancel the given ids, or every pending message the filter selects (at most `count`
         of them). Returns how many this call cancelled; finished or unknown ids are skipped,

@@ -22,7 +22,7 @@ from functions.domain.errors import DuetimeError, UnauthorizedError, ValidationE
 from functions.domain.flows import check_id
 from functions.domain.killswitches import validate_scope
 from functions.ports import decode_cursor, encode_cursor
-from functions.services.deadletter import page_size
+from functions.services.paging import page_size
 from tests.helpers.events import http_event
 from tests.property.strategies import json_text, json_values, unicode_chars
 from tests.property.support import examples, value_or_named_error

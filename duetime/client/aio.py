@@ -1,0 +1,223 @@
+"""The asyncio client: the same calls as `Duetime`, awaited."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime
+from types import TracebackType
+from typing import Any, TypeVar
+
+import httpx
+
+from duetime.client import calls
+from duetime.client.errors import UnreachableError, raise_for
+from duetime.client.filters import DlqFilter, MessageFilter
+from duetime.client.models import (
+    Clock,
+    DlqMessage,
+    DlqPage,
+    Flow,
+    FlowLog,
+    KillSwitch,
+    Message,
+    MessagePage,
+    Schedule,
+    SigningKeys,
+    Stats,
+    StepResult,
+    Travelled,
+)
+from duetime.client.settings import bulk_body, connection, page_query
+
+T = TypeVar("T")
+
+
+class AsyncDuetime:
+    """`Duetime` for asyncio: `async with AsyncDuetime() as client: await client.stats()`."""
+
+    def __init__(
+        self, url: str | None = None, token: str | None = None, *, timeout: float = 30.0
+    ) -> None:
+        base_url, headers = connection(url, token)
+        self._http = httpx.AsyncClient(base_url=base_url, headers=headers, timeout=timeout)
+
+    async def __aenter__(self) -> AsyncDuetime:
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+    async def _run(self, call: calls.Call[T]) -> T:
+        try:
+            response = await self._http.request(
+                call.method, call.path, params=tuple(call.params), json=call.json
+            )
+        except httpx.TransportError as exc:
+            raise UnreachableError(f"{self._http.base_url}: {exc or type(exc).__name__}") from exc
+        raise_for(response)
+        body: Any = response.json() if response.content else None
+        return call.read(body)
+
+    # Messages
+    async def messages(
+        self,
+        selection: MessageFilter | None = None,
+        *,
+        count: int | None = None,
+        cursor: str | None = None,
+    ) -> MessagePage:
+        return await self._run(calls.messages(page_query(selection, count, cursor)))
+
+    async def iter_messages(self, selection: MessageFilter | None = None) -> AsyncIterator[Message]:
+        """Every message the filter selects, newest first, page after page."""
+        cursor: str | None = None
+        while True:
+            page = await self.messages(selection, cursor=cursor)
+            for message in page.messages:
+                yield message
+            if not page.cursor:
+                return
+            cursor = page.cursor
+
+    async def message(self, message_id: str) -> Message:
+        return await self._run(calls.message(message_id))
+
+    async def cancel_message(self, message_id: str) -> bool:
+        return await self._run(calls.cancel_message(message_id))
+
+    async def cancel_messages(
+        self,
+        ids: list[str] | None = None,
+        selection: MessageFilter | None = None,
+        *,
+        every_pending: bool = False,
+        count: int | None = None,
+    ) -> int:
+        """Cancel by ids or filter (at most `count` of them); every pending message only with
+        `every_pending=True`. Returns how many this call cancelled."""
+        return await self._run(
+            calls.cancel_messages(
+                bulk_body(ids, selection, every_pending, "messageIds", count=count)
+            )
+        )
+
+    # Dead-letter queue
+    async def dlq(
+        self,
+        selection: DlqFilter | None = None,
+        *,
+        count: int | None = None,
+        cursor: str | None = None,
+    ) -> DlqPage:
+        return await self._run(calls.dlq(page_query(selection, count, cursor)))
+
+    async def dlq_message(self, dlq_id: str) -> DlqMessage:
+        return await self._run(calls.dlq_message(dlq_id))
+
+    async def retry_dlq(self, dlq_id: str) -> str:
+        """Publish a failed message again; returns the new message's id."""
+        return await self._run(calls.retry_dlq(dlq_id))
+
+    async def delete_dlq(self, dlq_id: str) -> None:
+        await self._run(calls.delete_dlq(dlq_id))
+
+    async def retry_dlq_many(
+        self,
+        ids: list[str] | None = None,
+        selection: DlqFilter | None = None,
+        *,
+        every: bool = False,
+        count: int | None = None,
+        cursor: str | None = None,
+    ) -> tuple[list[str], str | None]:
+        """One batch (at most `count`); the new ids, and the cursor of the next batch."""
+        body = bulk_body(ids, selection, every, "dlqIds", count=count, cursor=cursor)
+        return await self._run(calls.retry_dlq_many(body))
+
+    async def delete_dlq_many(
+        self,
+        ids: list[str] | None = None,
+        selection: DlqFilter | None = None,
+        *,
+        every: bool = False,
+        count: int | None = None,
+        cursor: str | None = None,
+    ) -> tuple[int, str | None]:
+        body = bulk_body(ids, selection, every, "dlqIds", count=count, cursor=cursor)
+        return await self._run(calls.delete_dlq_many(body))
+
+    # Schedules
+    async def schedules(self) -> list[Schedule]:
+        return await self._run(calls.schedules())
+
+    async def schedule(self, schedule_id: str) -> Schedule:
+        return await self._run(calls.schedule(schedule_id))
+
+    async def pause_schedule(self, schedule_id: str) -> None:
+        await self._run(calls.pause_schedule(schedule_id, paused=True))
+
+    async def resume_schedule(self, schedule_id: str) -> None:
+        await self._run(calls.pause_schedule(schedule_id, paused=False))
+
+    async def delete_schedule(self, schedule_id: str) -> None:
+        await self._run(calls.delete_schedule(schedule_id))
+
+    # Flows
+    async def start_flow(self, flow_id: str, definition: dict[str, Any]) -> Flow:
+        return await self._run(calls.start_flow(flow_id, definition))
+
+    async def flow(self, flow_id: str) -> Flow:
+        return await self._run(calls.flow(flow_id))
+
+    async def flow_log(self, flow_id: str) -> FlowLog:
+        return await self._run(calls.flow_log(flow_id))
+
+    async def replay_step(self, flow_id: str, step_id: str) -> StepResult:
+        return await self._run(calls.replay_step(flow_id, step_id))
+
+    async def set_flow_state(self, flow_id: str, token: str, *, expect: str | None = None) -> Flow:
+        """Move the session's state token (only from `expect`, when given: else 409)."""
+        return await self._run(calls.set_flow_state(flow_id, token, expect))
+
+    async def cancel_flow(self, flow_id: str) -> Flow:
+        return await self._run(calls.cancel_flow(flow_id))
+
+    # Kill switches and keys
+    async def kill_switches(self) -> list[KillSwitch]:
+        return await self._run(calls.kill_switches())
+
+    async def kill_switch_on(
+        self, scope: str = "all", *, reason: str | None = None
+    ) -> list[KillSwitch]:
+        return await self._run(calls.kill_switch(scope, on=True, reason=reason))
+
+    async def kill_switch_off(self, scope: str = "all") -> list[KillSwitch]:
+        return await self._run(calls.kill_switch(scope, on=False, reason=None))
+
+    async def signing_keys(self) -> SigningKeys:
+        return await self._run(calls.signing_keys())
+
+    async def rotate_keys(self) -> SigningKeys:
+        return await self._run(calls.rotate_keys())
+
+    # Stats and the dev server's clock
+    async def stats(self, window: str | None = None) -> Stats:
+        return await self._run(calls.stats(window))
+
+    async def clock(self) -> Clock:
+        return await self._run(calls.clock())
+
+    async def advance_clock(self, by: str) -> Travelled:
+        """Move a manual clock on (`"90s"`, `"31d"`), firing what falls due on the way."""
+        return await self._run(calls.move_clock(advance=by))
+
+    async def set_clock(self, to: datetime) -> Travelled:
+        return await self._run(calls.move_clock(to=to))

@@ -1,0 +1,65 @@
+"""What the client raises: one exception type per way a call can fail, each with the
+server's `{"error": "..."}` message."""
+
+from __future__ import annotations
+
+import httpx
+
+
+class DuetimeError(Exception):
+    """Any failure of a duetime call; `status` is the HTTP status (None: no answer)."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+class UnreachableError(DuetimeError):
+    """No answer: a wrong URL, the server down, or a timeout."""
+
+
+class UnauthorizedError(DuetimeError):
+    """401/403: the token is missing or wrong."""
+
+
+class BadRequestError(DuetimeError):
+    """400 (and other 4xx not below): the server named what was wrong."""
+
+
+class NotFoundError(DuetimeError):
+    """404: no such message, schedule, flow or step."""
+
+
+class ConflictError(DuetimeError):
+    """409: a state token that did not match, or a clock that is not manual."""
+
+
+class ServerError(DuetimeError):
+    """5xx: the server failed; the call may be retried."""
+
+
+_BY_STATUS: dict[int, type[DuetimeError]] = {
+    400: BadRequestError,
+    401: UnauthorizedError,
+    403: UnauthorizedError,
+    404: NotFoundError,
+    409: ConflictError,
+}
+
+
+def raise_for(response: httpx.Response) -> None:
+    """Turn a failed answer into its typed exception, carrying the server's message."""
+    if response.is_success:
+        return
+    try:
+        body = response.json()
+        message = str(body["error"]) if isinstance(body, dict) and "error" in body else None
+    except ValueError:
+        message = None
+    text = message or response.text.strip()[:200] or response.reason_phrase
+    if response.status_code >= 500:
+        kind: type[DuetimeError] = ServerError
+    else:
+        kind = _BY_STATUS.get(response.status_code, BadRequestError)
+    raise kind(f"{response.status_code}: {text}", status=response.status_code)
