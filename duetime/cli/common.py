@@ -39,12 +39,21 @@ class Exit(IntEnum):
 Url = Annotated[
     str,
     typer.Option(
-        "--url", envvar="QSTASH_URL", help="the duetime API (dev server, or a deployment)."
+        "--url",
+        metavar="URL",
+        envvar="QSTASH_URL",
+        help="the duetime API (dev server, or a deployment).",
     ),
 ]
 Token = Annotated[
     str,
-    typer.Option("--token", envvar="QSTASH_TOKEN", help="its bearer token.", show_default=False),
+    typer.Option(
+        "--token",
+        metavar="TOKEN",
+        envvar="QSTASH_TOKEN",
+        help="its bearer token.",
+        show_default=False,
+    ),
 ]
 Json = Annotated[bool, typer.Option("--json", help="print JSON, not a table.")]
 DEFAULT_URL = f"http://127.0.0.1:{DEV_PORT}"

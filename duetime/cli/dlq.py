@@ -25,16 +25,25 @@ from duetime.client import DlqFilter, Duetime
 
 app = typer.Typer(help="The dead-letter queue: list, read, retry and delete, one or by filter.")
 
-Ids = Annotated[list[str] | None, typer.Argument(help="dlq ids (the failed message ids).")]
-Dest = Annotated[list[str] | None, typer.Option("--destination", help="repeatable.")]
-Label = Annotated[list[str] | None, typer.Option("--label", help="repeatable.")]
-ScheduleId = Annotated[list[str] | None, typer.Option("--schedule-id", help="repeatable.")]
-Queue = Annotated[list[str] | None, typer.Option("--queue", help="repeatable.")]
-Status = Annotated[
-    list[int] | None, typer.Option("--status", help="last response status; repeatable.")
+Ids = Annotated[
+    list[str] | None, typer.Argument(metavar="DLQ_ID...", help="dlq ids (the failed message ids).")
 ]
-Since = Annotated[str | None, typer.Option("--from", help="failed at or after (ISO 8601).")]
-Until = Annotated[str | None, typer.Option("--to", help="failed at or before (ISO 8601).")]
+Dest = Annotated[list[str] | None, typer.Option("--destination", metavar="URL", help="repeatable.")]
+Label = Annotated[list[str] | None, typer.Option("--label", metavar="LABEL", help="repeatable.")]
+ScheduleId = Annotated[
+    list[str] | None, typer.Option("--schedule-id", metavar="ID", help="repeatable.")
+]
+Queue = Annotated[list[str] | None, typer.Option("--queue", metavar="NAME", help="repeatable.")]
+Status = Annotated[
+    list[int] | None,
+    typer.Option("--status", metavar="CODE", help="last response status; repeatable."),
+]
+Since = Annotated[
+    str | None, typer.Option("--from", metavar="TIME", help="failed at or after (ISO 8601).")
+]
+Until = Annotated[
+    str | None, typer.Option("--to", metavar="TIME", help="failed at or before (ISO 8601).")
+]
 Every = Annotated[bool, typer.Option("--all", help="every message in the DLQ.")]
 
 
@@ -67,7 +76,9 @@ def list_dlq(
     status: Status = None,
     since: Since = None,
     until: Until = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, max=100, help="at most.")] = 100,
+    limit: Annotated[
+        int, typer.Option("--limit", metavar="N", min=1, max=100, help="at most.")
+    ] = 100,
     url: Url = DEFAULT_URL,
     token: Token = DEFAULT_TOKEN,
     json: Json = False,

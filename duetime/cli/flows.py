@@ -23,7 +23,7 @@ from duetime.cli.timing import gaps
 from duetime.client import Flow
 
 app = typer.Typer(help="Multi-step flows: the ledger, its log, replay, state, cancel, timing.")
-FlowId = Annotated[str, typer.Argument(help="the flow (session) id.")]
+FlowId = Annotated[str, typer.Argument(metavar="FLOW_ID", help="the flow (session) id.")]
 
 
 def _ledger(flow: Flow) -> None:
@@ -92,7 +92,7 @@ def log(
 @app.command("replay")
 def replay(
     flow_id: FlowId,
-    step_id: Annotated[str, typer.Argument(help="the step to run again.")],
+    step_id: Annotated[str, typer.Argument(metavar="STEP_ID", help="the step to run again.")],
     url: Url = DEFAULT_URL,
     token: Token = DEFAULT_TOKEN,
     json: Json = False,
@@ -115,9 +115,12 @@ def replay(
 @app.command("set-state")
 def set_state(
     flow_id: FlowId,
-    state_token: Annotated[str, typer.Argument(help="the new state token.")],
+    state_token: Annotated[str, typer.Argument(metavar="STATE_TOKEN", help="the new state token.")],
     expect: Annotated[
-        str | None, typer.Option("--expect", help="only if the token is this now (else exit 6).")
+        str | None,
+        typer.Option(
+            "--expect", metavar="TOKEN", help="only if the token is this now (else exit 6)."
+        ),
     ] = None,
     url: Url = DEFAULT_URL,
     token: Token = DEFAULT_TOKEN,
@@ -143,12 +146,16 @@ def cancel(
 def timing(
     flow_id: FlowId,
     tolerance: Annotated[
-        str, typer.Option("--tolerance", help="how far a gap may be off (exit 1 beyond it).")
+        str,
+        typer.Option(
+            "--tolerance", metavar="DURATION", help="how far a gap may be off (exit 1 beyond it)."
+        ),
     ] = "2s",
     expect: Annotated[
         str | None,
         typer.Option(
             "--expect",
+            metavar="GAPS",
             help="the gaps wanted, one per step (8s,8s,0s); default: the definition's delays.",
         ),
     ] = None,

@@ -27,22 +27,35 @@ PENDING = ("CREATED", "ACTIVE", "RETRY")
 State = Annotated[
     list[str] | None,
     typer.Option(
-        "--state", help="CREATED, ACTIVE, RETRY, DELIVERED, FAILED or CANCELED; repeat for any."
+        "--state",
+        metavar="STATE",
+        help="CREATED, ACTIVE, RETRY, DELIVERED, FAILED or CANCELED; repeat for any.",
     ),
 ]
 Dest = Annotated[
-    list[str] | None, typer.Option("--destination", help="destination URL; repeatable.")
+    list[str] | None,
+    typer.Option("--destination", metavar="URL", help="destination URL; repeatable."),
 ]
-Label = Annotated[list[str] | None, typer.Option("--label", help="repeatable.")]
-ScheduleId = Annotated[list[str] | None, typer.Option("--schedule-id", help="repeatable.")]
-Queue = Annotated[list[str] | None, typer.Option("--queue", help="queue name; repeatable.")]
-Group = Annotated[list[str] | None, typer.Option("--topic", help="URL group; repeatable.")]
-FlowKey = Annotated[list[str] | None, typer.Option("--flow-control-key", help="repeatable.")]
+Label = Annotated[list[str] | None, typer.Option("--label", metavar="LABEL", help="repeatable.")]
+ScheduleId = Annotated[
+    list[str] | None, typer.Option("--schedule-id", metavar="ID", help="repeatable.")
+]
+Queue = Annotated[
+    list[str] | None, typer.Option("--queue", metavar="NAME", help="queue name; repeatable.")
+]
+Group = Annotated[
+    list[str] | None, typer.Option("--topic", metavar="GROUP", help="URL group; repeatable.")
+]
+FlowKey = Annotated[
+    list[str] | None, typer.Option("--flow-control-key", metavar="KEY", help="repeatable.")
+]
 Since = Annotated[
-    str | None, typer.Option("--from", help="created at or after (ISO 8601 with a zone).")
+    str | None,
+    typer.Option("--from", metavar="TIME", help="created at or after (ISO 8601 with a zone)."),
 ]
 Until = Annotated[
-    str | None, typer.Option("--to", help="created at or before (ISO 8601 with a zone).")
+    str | None,
+    typer.Option("--to", metavar="TIME", help="created at or before (ISO 8601 with a zone)."),
 ]
 
 
@@ -81,7 +94,9 @@ def list_messages(
     flow_control_key: FlowKey = None,
     since: Since = None,
     until: Until = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, help="show at most this many.")] = 50,
+    limit: Annotated[
+        int, typer.Option("--limit", metavar="N", min=1, help="show at most this many.")
+    ] = 50,
     url: Url = DEFAULT_URL,
     token: Token = DEFAULT_TOKEN,
     json: Json = False,
@@ -138,7 +153,9 @@ def get_message(
 
 @app.command("cancel")
 def cancel(
-    message_ids: Annotated[list[str] | None, typer.Argument(help="ids to cancel.")] = None,
+    message_ids: Annotated[
+        list[str] | None, typer.Argument(metavar="MESSAGE_ID...", help="ids to cancel.")
+    ] = None,
     dest: Dest = None,
     label: Label = None,
     schedule_id: ScheduleId = None,

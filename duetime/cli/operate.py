@@ -25,7 +25,10 @@ clock_app = typer.Typer(help="The dev server's clock (`duetime dev --clock manua
 
 def stats(
     window: Annotated[
-        str, typer.Option("--window", help="the span rates and errors cover (max 30d).")
+        str,
+        typer.Option(
+            "--window", metavar="DURATION", help="the span rates and errors cover (max 30d)."
+        ),
     ] = "1h",
     url: Url = DEFAULT_URL,
     token: Token = DEFAULT_TOKEN,
@@ -79,14 +82,17 @@ def _stats_table(found: Stats, window: str) -> None:
 
 
 def kill_switch(
-    action: Annotated[str, typer.Argument(help="on, off or list.")] = "list",
+    action: Annotated[str, typer.Argument(metavar="ACTION", help="on, off or list.")] = "list",
     scope: Annotated[
         str,
         typer.Argument(
-            help="all, flows:<id prefix>, url:<URL prefix>, schedule:<id>, queue:<name>."
+            metavar="SCOPE",
+            help="all, flows:<id prefix>, url:<URL prefix>, schedule:<id>, queue:<name>.",
         ),
     ] = "all",
-    reason: Annotated[str | None, typer.Option("--reason", help="shown while it is on.")] = None,
+    reason: Annotated[
+        str | None, typer.Option("--reason", metavar="TEXT", help="shown while it is on.")
+    ] = None,
     url: Url = DEFAULT_URL,
     token: Token = DEFAULT_TOKEN,
     json: Json = False,
@@ -158,7 +164,7 @@ def clock(
 
 @clock_app.command("advance")
 def advance(
-    by: Annotated[str, typer.Argument(help="a duration: 90s, 1h, 31d.")],
+    by: Annotated[str, typer.Argument(metavar="DURATION", help="a duration: 90s, 1h, 31d.")],
     url: Url = DEFAULT_URL,
     token: Token = DEFAULT_TOKEN,
     json: Json = False,
@@ -175,7 +181,7 @@ def advance(
 
 @clock_app.command("set")
 def set_clock(
-    to: Annotated[str, typer.Argument(help="an ISO 8601 time with its zone.")],
+    to: Annotated[str, typer.Argument(metavar="TIME", help="an ISO 8601 time with its zone.")],
     url: Url = DEFAULT_URL,
     token: Token = DEFAULT_TOKEN,
     json: Json = False,

@@ -34,7 +34,7 @@ def _free_port() -> int:
 def start_dev(*args: str, log_level: str = "WARNING") -> tuple[subprocess.Popen[str], DevProcess]:
     port = _free_port()
     process = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
-        [sys.executable, "-m", "functions.local.cli", "dev", "--port", str(port), *args],
+        [sys.executable, "-m", "duetime.cli", "dev", "--port", str(port), *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

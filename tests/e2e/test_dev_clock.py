@@ -42,7 +42,7 @@ def test_a_manual_clock_needs_the_embedded_engine() -> None:
         [
             sys.executable,
             "-m",
-            "functions.local.cli",
+            "duetime.cli",
             "dev",
             "--aws-emulation",
             "--clock",

@@ -26,7 +26,7 @@ def _client(dev: DevProcess) -> httpx.Client:
 def _run_dev(*args: str) -> subprocess.CompletedProcess[str]:
     """Run `duetime dev` expecting it to refuse to start."""
     return subprocess.run(  # noqa: S603 - our own CLI, fixed arguments
-        [sys.executable, "-m", "functions.local.cli", "dev", "--port", "0", *args],
+        [sys.executable, "-m", "duetime.cli", "dev", "--port", "0", *args],
         capture_output=True,
         text=True,
         timeout=30,
@@ -149,7 +149,7 @@ def test_a_busy_port_is_one_line_naming_it() -> None:
         taken.listen()
         port = taken.getsockname()[1]
         result = subprocess.run(  # noqa: S603 - our own CLI, fixed arguments
-            [sys.executable, "-m", "functions.local.cli", "dev", "--port", str(port)],
+            [sys.executable, "-m", "duetime.cli", "dev", "--port", str(port)],
             capture_output=True,
             text=True,
             timeout=30,
