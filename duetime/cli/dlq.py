@@ -128,7 +128,7 @@ def _bulk(
     ids: list[str] | None,
     selection: DlqFilter,
     every: bool,
-    act: Callable[[Duetime, _Selected, str | None], tuple[int, str | None]],
+    act: _Act,
     url: str,
     token: str,
     json: bool,
@@ -151,6 +151,9 @@ def _bulk(
         as_json({key: done})
     else:
         typer.echo(f"{key} {done}")
+
+
+_Act = Callable[[Duetime, "_Selected", str | None], tuple[int, str | None]]
 
 
 @dataclass(frozen=True)
@@ -181,44 +184,38 @@ def _delete(api: Duetime, chosen: _Selected, cursor: str | None) -> tuple[int, s
     )
 
 
-@app.command("retry")
-def retry(
-    dlq_ids: Ids = None,
-    dest: Dest = None,
-    label: Label = None,
-    schedule_id: ScheduleId = None,
-    queue: Queue = None,
-    status: Status = None,
-    since: Since = None,
-    until: Until = None,
-    every: Every = False,
-    url: Url = DEFAULT_URL,
-    token: Token = DEFAULT_TOKEN,
-    json: Json = False,
-) -> None:
-    """Publish failed messages again (as new messages) and take them out of the DLQ."""
-    selection = _filter(dest, label, schedule_id, queue, status, since, until)
-    _bulk("retrying", dlq_ids, selection, every, _retry, url, token, json)
+def _bulk_command(verb: str, act: _Act, summary: str) -> Callable[..., None]:
+    """Retry and delete take the same selection: one signature, two actions."""
+
+    def command(
+        dlq_ids: Ids = None,
+        dest: Dest = None,
+        label: Label = None,
+        schedule_id: ScheduleId = None,
+        queue: Queue = None,
+        status: Status = None,
+        since: Since = None,
+        until: Until = None,
+        every: Every = False,
+        url: Url = DEFAULT_URL,
+        token: Token = DEFAULT_TOKEN,
+        json: Json = False,
+    ) -> None:
+        selection = _filter(dest, label, schedule_id, queue, status, since, until)
+        _bulk(verb, dlq_ids, selection, every, act, url, token, json)
+
+    command.__doc__ = summary
+    return command
 
 
-@app.command("delete")
-def delete(
-    dlq_ids: Ids = None,
-    dest: Dest = None,
-    label: Label = None,
-    schedule_id: ScheduleId = None,
-    queue: Queue = None,
-    status: Status = None,
-    since: Since = None,
-    until: Until = None,
-    every: Every = False,
-    url: Url = DEFAULT_URL,
-    token: Token = DEFAULT_TOKEN,
-    json: Json = False,
-) -> None:
-    """Delete failed messages from the DLQ for good."""
-    selection = _filter(dest, label, schedule_id, queue, status, since, until)
-    _bulk("deleting", dlq_ids, selection, every, _delete, url, token, json)
+app.command("retry")(
+    _bulk_command(
+        "retrying",
+        _retry,
+        "Publish failed messages again (as new messages) and take them out of the DLQ.",
+    )
+)
+app.command("delete")(_bulk_command("deleting", _delete, "Delete failed messages for good."))
 
 
 def _short(text: str | None, width: int = 60) -> str | None:

@@ -9,24 +9,9 @@ from typing import Any, TypeVar
 
 import httpx
 
-from duetime.client import calls
+from duetime.client import calls, models
 from duetime.client.errors import UnreachableError, raise_for
 from duetime.client.filters import DlqFilter, MessageFilter
-from duetime.client.models import (
-    Clock,
-    DlqMessage,
-    DlqPage,
-    Flow,
-    FlowLog,
-    KillSwitch,
-    Message,
-    MessagePage,
-    Schedule,
-    SigningKeys,
-    Stats,
-    StepResult,
-    Travelled,
-)
 from duetime.client.settings import bulk_body, connection, page_query
 
 T = TypeVar("T")
@@ -73,10 +58,12 @@ class AsyncDuetime:
         *,
         count: int | None = None,
         cursor: str | None = None,
-    ) -> MessagePage:
+    ) -> models.MessagePage:
         return await self._run(calls.messages(page_query(selection, count, cursor)))
 
-    async def iter_messages(self, selection: MessageFilter | None = None) -> AsyncIterator[Message]:
+    async def iter_messages(
+        self, selection: MessageFilter | None = None
+    ) -> AsyncIterator[models.Message]:
         """Every message the filter selects, newest first, page after page."""
         cursor: str | None = None
         while True:
@@ -87,7 +74,7 @@ class AsyncDuetime:
                 return
             cursor = page.cursor
 
-    async def message(self, message_id: str) -> Message:
+    async def message(self, message_id: str) -> models.Message:
         return await self._run(calls.message(message_id))
 
     async def cancel_message(self, message_id: str) -> bool:
@@ -116,10 +103,10 @@ class AsyncDuetime:
         *,
         count: int | None = None,
         cursor: str | None = None,
-    ) -> DlqPage:
+    ) -> models.DlqPage:
         return await self._run(calls.dlq(page_query(selection, count, cursor)))
 
-    async def dlq_message(self, dlq_id: str) -> DlqMessage:
+    async def dlq_message(self, dlq_id: str) -> models.DlqMessage:
         return await self._run(calls.dlq_message(dlq_id))
 
     async def retry_dlq(self, dlq_id: str) -> str:
@@ -155,10 +142,10 @@ class AsyncDuetime:
         return await self._run(calls.delete_dlq_many(body))
 
     # Schedules
-    async def schedules(self) -> list[Schedule]:
+    async def schedules(self) -> list[models.Schedule]:
         return await self._run(calls.schedules())
 
-    async def schedule(self, schedule_id: str) -> Schedule:
+    async def schedule(self, schedule_id: str) -> models.Schedule:
         return await self._run(calls.schedule(schedule_id))
 
     async def pause_schedule(self, schedule_id: str) -> None:
@@ -171,53 +158,55 @@ class AsyncDuetime:
         await self._run(calls.delete_schedule(schedule_id))
 
     # Flows
-    async def start_flow(self, flow_id: str, definition: dict[str, Any]) -> Flow:
+    async def start_flow(self, flow_id: str, definition: dict[str, Any]) -> models.Flow:
         return await self._run(calls.start_flow(flow_id, definition))
 
-    async def flow(self, flow_id: str) -> Flow:
+    async def flow(self, flow_id: str) -> models.Flow:
         return await self._run(calls.flow(flow_id))
 
-    async def flow_log(self, flow_id: str) -> FlowLog:
+    async def flow_log(self, flow_id: str) -> models.FlowLog:
         return await self._run(calls.flow_log(flow_id))
 
-    async def replay_step(self, flow_id: str, step_id: str) -> StepResult:
+    async def replay_step(self, flow_id: str, step_id: str) -> models.StepResult:
         return await self._run(calls.replay_step(flow_id, step_id))
 
-    async def set_flow_state(self, flow_id: str, token: str, *, expect: str | None = None) -> Flow:
+    async def set_flow_state(
+        self, flow_id: str, token: str, *, expect: str | None = None
+    ) -> models.Flow:
         """Move the session's state token (only from `expect`, when given: else 409)."""
         return await self._run(calls.set_flow_state(flow_id, token, expect))
 
-    async def cancel_flow(self, flow_id: str) -> Flow:
+    async def cancel_flow(self, flow_id: str) -> models.Flow:
         return await self._run(calls.cancel_flow(flow_id))
 
     # Kill switches and keys
-    async def kill_switches(self) -> list[KillSwitch]:
+    async def kill_switches(self) -> list[models.KillSwitch]:
         return await self._run(calls.kill_switches())
 
     async def kill_switch_on(
         self, scope: str = "all", *, reason: str | None = None
-    ) -> list[KillSwitch]:
+    ) -> list[models.KillSwitch]:
         return await self._run(calls.kill_switch(scope, on=True, reason=reason))
 
-    async def kill_switch_off(self, scope: str = "all") -> list[KillSwitch]:
+    async def kill_switch_off(self, scope: str = "all") -> list[models.KillSwitch]:
         return await self._run(calls.kill_switch(scope, on=False, reason=None))
 
-    async def signing_keys(self) -> SigningKeys:
+    async def signing_keys(self) -> models.SigningKeys:
         return await self._run(calls.signing_keys())
 
-    async def rotate_keys(self) -> SigningKeys:
+    async def rotate_keys(self) -> models.SigningKeys:
         return await self._run(calls.rotate_keys())
 
-    # Stats and the dev server's clock
-    async def stats(self, window: str | None = None) -> Stats:
+    # models.Stats and the dev server's clock
+    async def stats(self, window: str | None = None) -> models.Stats:
         return await self._run(calls.stats(window))
 
-    async def clock(self) -> Clock:
+    async def clock(self) -> models.Clock:
         return await self._run(calls.clock())
 
-    async def advance_clock(self, by: str) -> Travelled:
+    async def advance_clock(self, by: str) -> models.Travelled:
         """Move a manual clock on (`"90s"`, `"31d"`), firing what falls due on the way."""
         return await self._run(calls.move_clock(advance=by))
 
-    async def set_clock(self, to: datetime) -> Travelled:
+    async def set_clock(self, to: datetime) -> models.Travelled:
         return await self._run(calls.move_clock(to=to))

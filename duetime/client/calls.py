@@ -11,21 +11,7 @@ from urllib.parse import quote
 
 from pydantic import TypeAdapter
 
-from duetime.client.models import (
-    Clock,
-    DlqMessage,
-    DlqPage,
-    Flow,
-    FlowLog,
-    KillSwitch,
-    Message,
-    MessagePage,
-    Schedule,
-    SigningKeys,
-    Stats,
-    StepResult,
-    Travelled,
-)
+from duetime.client import models
 
 T = TypeVar("T")
 Query = list[tuple[str, str]]
@@ -68,16 +54,16 @@ def _field(name: str, kind: type[T]) -> Callable[[Any], T]:
     return lambda body: adapter.validate_python(body[name])
 
 
-def stats(window: str | None) -> Call[Stats]:
-    return Call("GET", "/v2/stats", _model(Stats), filters({"window": window}))
+def stats(window: str | None) -> Call[models.Stats]:
+    return Call("GET", "/v2/stats", _model(models.Stats), filters({"window": window}))
 
 
-def messages(query: Query) -> Call[MessagePage]:
-    return Call("GET", "/v2/messages", _model(MessagePage), query)
+def messages(query: Query) -> Call[models.MessagePage]:
+    return Call("GET", "/v2/messages", _model(models.MessagePage), query)
 
 
-def message(message_id: str) -> Call[Message]:
-    return Call("GET", f"/v2/messages/{_segment(message_id)}", _model(Message))
+def message(message_id: str) -> Call[models.Message]:
+    return Call("GET", f"/v2/messages/{_segment(message_id)}", _model(models.Message))
 
 
 def cancel_message(message_id: str) -> Call[bool]:
@@ -90,12 +76,12 @@ def cancel_messages(body: dict[str, Any] | None) -> Call[int]:
     return Call("DELETE", "/v2/messages", _field("cancelled", int), json=body)
 
 
-def dlq(query: Query) -> Call[DlqPage]:
-    return Call("GET", "/v2/dlq", _model(DlqPage), query)
+def dlq(query: Query) -> Call[models.DlqPage]:
+    return Call("GET", "/v2/dlq", _model(models.DlqPage), query)
 
 
-def dlq_message(dlq_id: str) -> Call[DlqMessage]:
-    return Call("GET", f"/v2/dlq/{_segment(dlq_id)}", _model(DlqMessage))
+def dlq_message(dlq_id: str) -> Call[models.DlqMessage]:
+    return Call("GET", f"/v2/dlq/{_segment(dlq_id)}", _model(models.DlqMessage))
 
 
 def retry_dlq(dlq_id: str) -> Call[str]:
@@ -122,12 +108,12 @@ def delete_dlq_many(body: dict[str, Any] | None) -> Call[tuple[int, str | None]]
     return Call("DELETE", "/v2/dlq", _deleted, json=body)
 
 
-def schedules() -> Call[list[Schedule]]:
-    return Call("GET", "/v2/schedules", _model(list[Schedule]))
+def schedules() -> Call[list[models.Schedule]]:
+    return Call("GET", "/v2/schedules", _model(list[models.Schedule]))
 
 
-def schedule(schedule_id: str) -> Call[Schedule]:
-    return Call("GET", f"/v2/schedules/{_segment(schedule_id)}", _model(Schedule))
+def schedule(schedule_id: str) -> Call[models.Schedule]:
+    return Call("GET", f"/v2/schedules/{_segment(schedule_id)}", _model(models.Schedule))
 
 
 def pause_schedule(schedule_id: str, *, paused: bool) -> Call[None]:
@@ -139,63 +125,63 @@ def delete_schedule(schedule_id: str) -> Call[None]:
     return Call("DELETE", f"/v2/schedules/{_segment(schedule_id)}", lambda _: None)
 
 
-def start_flow(flow_id: str, definition: dict[str, Any]) -> Call[Flow]:
-    return Call("POST", f"/v2/flows/{_segment(flow_id)}", _model(Flow), json=definition)
+def start_flow(flow_id: str, definition: dict[str, Any]) -> Call[models.Flow]:
+    return Call("POST", f"/v2/flows/{_segment(flow_id)}", _model(models.Flow), json=definition)
 
 
-def flow(flow_id: str) -> Call[Flow]:
-    return Call("GET", f"/v2/flows/{_segment(flow_id)}", _model(Flow))
+def flow(flow_id: str) -> Call[models.Flow]:
+    return Call("GET", f"/v2/flows/{_segment(flow_id)}", _model(models.Flow))
 
 
-def flow_log(flow_id: str) -> Call[FlowLog]:
-    return Call("GET", f"/v2/flows/{_segment(flow_id)}/log", _model(FlowLog))
+def flow_log(flow_id: str) -> Call[models.FlowLog]:
+    return Call("GET", f"/v2/flows/{_segment(flow_id)}/log", _model(models.FlowLog))
 
 
-def replay_step(flow_id: str, step_id: str) -> Call[StepResult]:
+def replay_step(flow_id: str, step_id: str) -> Call[models.StepResult]:
     path = f"/v2/flows/{_segment(flow_id)}/steps/{_segment(step_id)}/run"
-    return Call("POST", path, _model(StepResult))
+    return Call("POST", path, _model(models.StepResult))
 
 
-def set_flow_state(flow_id: str, token: str, expect: str | None) -> Call[Flow]:
+def set_flow_state(flow_id: str, token: str, expect: str | None) -> Call[models.Flow]:
     body: dict[str, Any] = {"stateToken": token}
     if expect is not None:
         body["expectStateToken"] = expect
-    return Call("PUT", f"/v2/flows/{_segment(flow_id)}/state", _model(Flow), json=body)
+    return Call("PUT", f"/v2/flows/{_segment(flow_id)}/state", _model(models.Flow), json=body)
 
 
-def cancel_flow(flow_id: str) -> Call[Flow]:
-    return Call("DELETE", f"/v2/flows/{_segment(flow_id)}", _model(Flow))
+def cancel_flow(flow_id: str) -> Call[models.Flow]:
+    return Call("DELETE", f"/v2/flows/{_segment(flow_id)}", _model(models.Flow))
 
 
-def kill_switches() -> Call[list[KillSwitch]]:
-    return Call("GET", "/v2/kill-switches", _field("killSwitches", list[KillSwitch]))
+def kill_switches() -> Call[list[models.KillSwitch]]:
+    return Call("GET", "/v2/kill-switches", _field("killSwitches", list[models.KillSwitch]))
 
 
-def kill_switch(scope: str, *, on: bool, reason: str | None) -> Call[list[KillSwitch]]:
+def kill_switch(scope: str, *, on: bool, reason: str | None) -> Call[list[models.KillSwitch]]:
     path = f"/v2/kill-switches/{_segment(scope)}"
-    read = _field("killSwitches", list[KillSwitch])
+    read = _field("killSwitches", list[models.KillSwitch])
     if on:
         return Call("PUT", path, read, json={"reason": reason})
     return Call("DELETE", path, read)
 
 
-def signing_keys() -> Call[SigningKeys]:
-    return Call("GET", "/v2/keys", _model(SigningKeys))
+def signing_keys() -> Call[models.SigningKeys]:
+    return Call("GET", "/v2/keys", _model(models.SigningKeys))
 
 
-def rotate_keys() -> Call[SigningKeys]:
-    return Call("POST", "/v2/keys/rotate", _model(SigningKeys))
+def rotate_keys() -> Call[models.SigningKeys]:
+    return Call("POST", "/v2/keys/rotate", _model(models.SigningKeys))
 
 
-def clock() -> Call[Clock]:
-    return Call("GET", "/v2/dev/clock", _model(Clock))
+def clock() -> Call[models.Clock]:
+    return Call("GET", "/v2/dev/clock", _model(models.Clock))
 
 
-def move_clock(*, advance: str | None = None, to: datetime | None = None) -> Call[Travelled]:
+def move_clock(*, advance: str | None = None, to: datetime | None = None) -> Call[models.Travelled]:
     if to is not None:
         if to.tzinfo is None or to.utcoffset() is None:
             raise ValueError("set the clock with a timezone-aware time: a naive one is ambiguous")
         body: dict[str, Any] = {"set": to.isoformat()}
     else:
         body = {"advance": advance}
-    return Call("POST", "/v2/dev/clock", _model(Travelled), json=body)
+    return Call("POST", "/v2/dev/clock", _model(models.Travelled), json=body)

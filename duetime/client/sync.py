@@ -9,24 +9,9 @@ from typing import Any, TypeVar
 
 import httpx
 
-from duetime.client import calls
+from duetime.client import calls, models
 from duetime.client.errors import UnreachableError, raise_for
 from duetime.client.filters import DlqFilter, MessageFilter
-from duetime.client.models import (
-    Clock,
-    DlqMessage,
-    DlqPage,
-    Flow,
-    FlowLog,
-    KillSwitch,
-    Message,
-    MessagePage,
-    Schedule,
-    SigningKeys,
-    Stats,
-    StepResult,
-    Travelled,
-)
 from duetime.client.settings import bulk_body, connection, page_query
 
 T = TypeVar("T")
@@ -76,10 +61,10 @@ class Duetime:
         *,
         count: int | None = None,
         cursor: str | None = None,
-    ) -> MessagePage:
+    ) -> models.MessagePage:
         return self._run(calls.messages(page_query(selection, count, cursor)))
 
-    def iter_messages(self, selection: MessageFilter | None = None) -> Iterator[Message]:
+    def iter_messages(self, selection: MessageFilter | None = None) -> Iterator[models.Message]:
         """Every message the filter selects, newest first, page after page."""
         cursor: str | None = None
         while True:
@@ -89,7 +74,7 @@ class Duetime:
                 return
             cursor = page.cursor
 
-    def message(self, message_id: str) -> Message:
+    def message(self, message_id: str) -> models.Message:
         return self._run(calls.message(message_id))
 
     def cancel_message(self, message_id: str) -> bool:
@@ -118,10 +103,10 @@ class Duetime:
         *,
         count: int | None = None,
         cursor: str | None = None,
-    ) -> DlqPage:
+    ) -> models.DlqPage:
         return self._run(calls.dlq(page_query(selection, count, cursor)))
 
-    def dlq_message(self, dlq_id: str) -> DlqMessage:
+    def dlq_message(self, dlq_id: str) -> models.DlqMessage:
         return self._run(calls.dlq_message(dlq_id))
 
     def retry_dlq(self, dlq_id: str) -> str:
@@ -157,10 +142,10 @@ class Duetime:
         return self._run(calls.delete_dlq_many(body))
 
     # Schedules
-    def schedules(self) -> list[Schedule]:
+    def schedules(self) -> list[models.Schedule]:
         return self._run(calls.schedules())
 
-    def schedule(self, schedule_id: str) -> Schedule:
+    def schedule(self, schedule_id: str) -> models.Schedule:
         return self._run(calls.schedule(schedule_id))
 
     def pause_schedule(self, schedule_id: str) -> None:
@@ -173,51 +158,53 @@ class Duetime:
         self._run(calls.delete_schedule(schedule_id))
 
     # Flows
-    def start_flow(self, flow_id: str, definition: dict[str, Any]) -> Flow:
+    def start_flow(self, flow_id: str, definition: dict[str, Any]) -> models.Flow:
         return self._run(calls.start_flow(flow_id, definition))
 
-    def flow(self, flow_id: str) -> Flow:
+    def flow(self, flow_id: str) -> models.Flow:
         return self._run(calls.flow(flow_id))
 
-    def flow_log(self, flow_id: str) -> FlowLog:
+    def flow_log(self, flow_id: str) -> models.FlowLog:
         return self._run(calls.flow_log(flow_id))
 
-    def replay_step(self, flow_id: str, step_id: str) -> StepResult:
+    def replay_step(self, flow_id: str, step_id: str) -> models.StepResult:
         return self._run(calls.replay_step(flow_id, step_id))
 
-    def set_flow_state(self, flow_id: str, token: str, *, expect: str | None = None) -> Flow:
+    def set_flow_state(self, flow_id: str, token: str, *, expect: str | None = None) -> models.Flow:
         """Move the session's state token (only from `expect`, when given: else 409)."""
         return self._run(calls.set_flow_state(flow_id, token, expect))
 
-    def cancel_flow(self, flow_id: str) -> Flow:
+    def cancel_flow(self, flow_id: str) -> models.Flow:
         return self._run(calls.cancel_flow(flow_id))
 
     # Kill switches and keys
-    def kill_switches(self) -> list[KillSwitch]:
+    def kill_switches(self) -> list[models.KillSwitch]:
         return self._run(calls.kill_switches())
 
-    def kill_switch_on(self, scope: str = "all", *, reason: str | None = None) -> list[KillSwitch]:
+    def kill_switch_on(
+        self, scope: str = "all", *, reason: str | None = None
+    ) -> list[models.KillSwitch]:
         return self._run(calls.kill_switch(scope, on=True, reason=reason))
 
-    def kill_switch_off(self, scope: str = "all") -> list[KillSwitch]:
+    def kill_switch_off(self, scope: str = "all") -> list[models.KillSwitch]:
         return self._run(calls.kill_switch(scope, on=False, reason=None))
 
-    def signing_keys(self) -> SigningKeys:
+    def signing_keys(self) -> models.SigningKeys:
         return self._run(calls.signing_keys())
 
-    def rotate_keys(self) -> SigningKeys:
+    def rotate_keys(self) -> models.SigningKeys:
         return self._run(calls.rotate_keys())
 
-    # Stats and the dev server's clock
-    def stats(self, window: str | None = None) -> Stats:
+    # models.Stats and the dev server's clock
+    def stats(self, window: str | None = None) -> models.Stats:
         return self._run(calls.stats(window))
 
-    def clock(self) -> Clock:
+    def clock(self) -> models.Clock:
         return self._run(calls.clock())
 
-    def advance_clock(self, by: str) -> Travelled:
+    def advance_clock(self, by: str) -> models.Travelled:
         """Move a manual clock on (`"90s"`, `"31d"`), firing what falls due on the way."""
         return self._run(calls.move_clock(advance=by))
 
-    def set_clock(self, to: datetime) -> Travelled:
+    def set_clock(self, to: datetime) -> models.Travelled:
         return self._run(calls.move_clock(to=to))

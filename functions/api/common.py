@@ -166,3 +166,11 @@ def only_known(
             f"unknown query parameter(s): {', '.join(unknown_query)}; "
             f"known: {', '.join(sorted(known))}"
         )
+
+
+def page_response(key: str, rows: list[dict[str, Any]], cursor: str | None) -> Response[Any]:
+    """A listing's answer: `{key: rows}`, with `cursor` only while there is a next page."""
+    body: dict[str, Any] = {key: rows}
+    if cursor:
+        body["cursor"] = cursor
+    return json_response(200, body)

@@ -18,6 +18,7 @@ from functions.api.common import (
     multi_filter,
     multi_int_filter,
     only_known,
+    page_response,
     query,
     query_int,
     query_one,
@@ -59,10 +60,7 @@ def list_dlq() -> Response[Any]:
         count=query_int(event, "count"),
         selection=_selection(None, event),
     )
-    body: dict[str, Any] = {"messages": messages}
-    if cursor:
-        body["cursor"] = cursor
-    return json_response(200, body)
+    return page_response("messages", messages, cursor)
 
 
 @router.get("/v2/dlq/<dlq_id>")

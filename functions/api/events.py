@@ -8,7 +8,14 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from functions import wiring
-from functions.api.common import json_response, only_known, query_int, query_list, query_one
+from functions.api.common import (
+    json_response,
+    only_known,
+    page_response,
+    query_int,
+    query_list,
+    query_one,
+)
 from functions.domain.errors import ValidationError
 from functions.domain.messages import EventState
 from functions.services.eventlog import EventFilter
@@ -44,10 +51,7 @@ def _page(key: str) -> Response[Any]:
     rows, cursor = wiring.graph().event_log.page(
         cursor=query_one(event, "cursor"), count=query_int(event, "count"), selection=selection
     )
-    body: dict[str, Any] = {key: rows}
-    if cursor:
-        body["cursor"] = cursor
-    return json_response(200, body)
+    return page_response(key, rows, cursor)
 
 
 @router.get("/v2/stats")

@@ -18,6 +18,7 @@ from functions.api.common import (
     json_value,
     multi_filter,
     only_known,
+    page_response,
     query_int,
     query_one,
     raw_body,
@@ -125,10 +126,7 @@ def list_messages() -> Response[Any]:
         count=query_int(event, "count"),
         selection=_selection(None, event),
     )
-    body: dict[str, Any] = {"messages": messages}
-    if cursor:
-        body["cursor"] = cursor
-    return json_response(200, body)
+    return page_response("messages", messages, cursor)
 
 
 def _selection(data: dict[str, Any] | None, event: APIGatewayProxyEventV2) -> MessageFilter:
