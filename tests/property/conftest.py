@@ -126,9 +126,7 @@ def aws() -> Iterator[Backend]:
     with mock_aws():
         resources = provision(KEYS)
         # dev_mode: deliveries go to the loopback receiver, and no destination is resolved.
-        aws_settings = Settings.from_env(resources.environment(token=TOKEN)).model_copy(
-            update={"dev_mode": True}
-        )
+        aws_settings = replace(Settings.from_env(resources.environment(token=TOKEN)), dev_mode=True)
         yield Backend(
             "aws",
             MotoTable(
