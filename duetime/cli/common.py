@@ -11,7 +11,6 @@ from typing import Annotated
 import typer
 
 from duetime.client import (
-    BadRequestError,
     ConflictError,
     Duetime,
     DuetimeError,
@@ -84,7 +83,7 @@ def client(url: str, token: str) -> Iterator[Duetime]:
         raise fail(exc.message, Exit.NOT_FOUND) from None
     except ConflictError as exc:
         raise fail(exc.message, Exit.CONFLICT) from None
-    except (BadRequestError, DuetimeError) as exc:
+    except DuetimeError as exc:  # BadRequestError, ServerError: the server said why
         raise fail(exc.message, Exit.FAILED) from None
     except ValueError as exc:  # the client refused an argument before sending it
         raise fail(str(exc), Exit.USAGE) from None
