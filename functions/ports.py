@@ -81,10 +81,14 @@ class Listing(StrEnum):
 
 @dataclass(frozen=True)
 class Page:
-    """Message ids newest first, and the opaque cursor of the next page (None at the end)."""
+    """Message ids newest first, and the opaque cursor of the next page (None at the end).
+
+    `after[i]` is the cursor that continues just past `ids[i]`: a filtered listing that
+    stops inside a page resumes exactly there."""
 
     ids: list[str]
     cursor: str | None
+    after: list[str] = field(default_factory=list)
 
 
 def encode_cursor(position: str) -> str:

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from duetime.cli.bulk import BATCH, each_batch, paged
+from duetime.cli.bulk import BATCH, Outcome, each_id, paged, progress, report
 from duetime.cli.common import (
     DEFAULT_TOKEN,
     DEFAULT_URL,
@@ -123,12 +123,58 @@ def get_dlq(
     )
 
 
+def _retry_ids(api: Duetime, ids: list[str], quiet: bool) -> Outcome:
+    return each_id("retrying", ids, api.retry_dlq, quiet=quiet)
+
+
+def _delete_ids(api: Duetime, ids: list[str], quiet: bool) -> Outcome:
+    return each_id("deleting", ids, api.delete_dlq, quiet=quiet)
+
+
+def _retry_selected(api: Duetime, selection: DlqFilter | None, quiet: bool) -> int:
+    """List a page, retry what it holds, follow the listing's cursor. A retried message that
+    fails again re-enters the DLQ under its new id, and in the same instant (a manual clock)
+    it can sort below the cursor: the ids this walk created are skipped, never retried twice."""
+    created: set[str] = set()
+    cursor: str | None = None
+    with progress(quiet=quiet) as bar:
+        task = bar.add_task("retrying", total=None)
+        while True:
+            page = api.dlq(selection, count=BATCH, cursor=cursor)
+            chosen = [m.dlq_id for m in page.messages if m.dlq_id not in created]
+            if chosen:
+                new_ids, _ = api.retry_dlq_many(chosen)
+                created.update(new_ids)
+                bar.update(task, completed=len(created))
+            if page.cursor is None:
+                return len(created)
+            cursor = page.cursor
+
+
+def _delete_selected(api: Duetime, selection: DlqFilter | None, quiet: bool) -> int:
+    """Deleting adds nothing to the DLQ, so the server walks it: one call per batch."""
+    every = selection is None
+    return paged(
+        "deleting",
+        lambda cursor: api.delete_dlq_many(
+            None, selection, every=every, count=BATCH, cursor=cursor
+        ),
+        quiet=quiet,
+    )
+
+
+@dataclass(frozen=True)
+class _Action:
+    key: str  # "retried" / "deleted": the count's name in the output
+    by_ids: Callable[[Duetime, list[str], bool], Outcome]  # the bool: quiet (no progress bar)
+    by_selection: Callable[[Duetime, DlqFilter | None, bool], int]
+
+
 def _bulk(
-    verb: str,
+    action: _Action,
     ids: list[str] | None,
     selection: DlqFilter,
     every: bool,
-    act: _Act,
     url: str,
     token: str,
     json: bool,
@@ -137,54 +183,17 @@ def _bulk(
         raise fail("name the messages: ids, a filter, or --all (exactly one)", Exit.USAGE)
     with client(url, token) as api:
         if ids:
-            done = each_batch(
-                verb,
-                ids,
-                lambda batch: act(api, _Selected(batch, None, False), None)[0],
-                quiet=json,
-            )
-        else:
-            chosen = _Selected(None, None if every else selection, every)
-            done = paged(verb, lambda cursor: act(api, chosen, cursor), quiet=json)
-    key = "retried" if verb == "retrying" else "deleted"
+            outcome = action.by_ids(api, ids, json)
+            report(action.key, outcome, json=json, refused_because="not in the DLQ")
+            return
+        done = action.by_selection(api, None if every else selection, json)
     if json:
-        as_json({key: done})
+        as_json({action.key: done})
     else:
-        typer.echo(f"{key} {done}")
+        typer.echo(f"{action.key} {done}")
 
 
-_Act = Callable[[Duetime, "_Selected", str | None], tuple[int, str | None]]
-
-
-@dataclass(frozen=True)
-class _Selected:
-    ids: list[str] | None
-    selection: DlqFilter | None
-    every: bool
-
-
-def _retry(api: Duetime, chosen: _Selected, cursor: str | None) -> tuple[int, str | None]:
-    new_ids, cursor = api.retry_dlq_many(
-        chosen.ids,
-        chosen.selection,
-        every=chosen.every,
-        count=None if chosen.ids else BATCH,
-        cursor=cursor,
-    )
-    return len(new_ids), cursor
-
-
-def _delete(api: Duetime, chosen: _Selected, cursor: str | None) -> tuple[int, str | None]:
-    return api.delete_dlq_many(
-        chosen.ids,
-        chosen.selection,
-        every=chosen.every,
-        count=None if chosen.ids else BATCH,
-        cursor=cursor,
-    )
-
-
-def _bulk_command(verb: str, act: _Act, summary: str) -> Callable[..., None]:
+def _bulk_command(action: _Action, summary: str) -> Callable[..., None]:
     """Retry and delete take the same selection: one signature, two actions."""
 
     def command(
@@ -202,7 +211,7 @@ def _bulk_command(verb: str, act: _Act, summary: str) -> Callable[..., None]:
         json: Json = False,
     ) -> None:
         selection = _filter(dest, label, schedule_id, queue, status, since, until)
-        _bulk(verb, dlq_ids, selection, every, act, url, token, json)
+        _bulk(action, dlq_ids, selection, every, url, token, json)
 
     command.__doc__ = summary
     return command
@@ -210,12 +219,15 @@ def _bulk_command(verb: str, act: _Act, summary: str) -> Callable[..., None]:
 
 app.command("retry")(
     _bulk_command(
-        "retrying",
-        _retry,
+        _Action("retried", _retry_ids, _retry_selected),
         "Publish failed messages again (as new messages) and take them out of the DLQ.",
     )
 )
-app.command("delete")(_bulk_command("deleting", _delete, "Delete failed messages for good."))
+app.command("delete")(
+    _bulk_command(
+        _Action("deleted", _delete_ids, _delete_selected), "Delete failed messages for good."
+    )
+)
 
 
 def _short(text: str | None, width: int = 60) -> str | None:

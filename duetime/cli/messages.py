@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from duetime.cli.bulk import BATCH, each_batch, until_none
+from duetime.cli.bulk import BATCH, each_id, report, until_none
 from duetime.cli.common import (
     DEFAULT_TOKEN,
     DEFAULT_URL,
@@ -147,6 +147,7 @@ def get_message(
             ("schedule", message.schedule_id),
             *((f"header {k}", ", ".join(v)) for k, v in message.header.items()),
             ("body", message.body),
+            ("body (base64)", message.body_base64),
         ],
     )
 
@@ -181,15 +182,16 @@ def cancel(
         raise fail("name the messages: ids, a filter, or --all-pending (exactly one)", Exit.USAGE)
     with client(url, token) as api:
         if message_ids:
-            cancelled = each_batch("cancelling", message_ids, api.cancel_messages, quiet=json)
-        else:
-            # The server cancels at most `count` per call: batch until a call finds none.
-            kept = None if all_pending else selection
-            cancelled = until_none(
-                "cancelling",
-                lambda: api.cancel_messages(selection=kept, every_pending=all_pending, count=BATCH),
-                quiet=json,
-            )
+            outcome = each_id("cancelling", message_ids, api.cancel_message, quiet=json)
+            report("cancelled", outcome, json=json, refused_because="already finished")
+            return
+        # The server cancels at most `count` per call: batch until a call finds none.
+        kept = None if all_pending else selection
+        cancelled = until_none(
+            "cancelling",
+            lambda: api.cancel_messages(selection=kept, every_pending=all_pending, count=BATCH),
+            quiet=json,
+        )
     if json:
         as_json({"cancelled": cancelled})
     else:

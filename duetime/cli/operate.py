@@ -9,12 +9,14 @@ import typer
 from duetime.cli.common import (
     DEFAULT_TOKEN,
     DEFAULT_URL,
+    Exit,
     Json,
     Token,
     Url,
     aware_time,
     client,
     duration,
+    fail,
 )
 from duetime.cli.output import as_json, fields, table
 from duetime.client import KillSwitch, Stats
@@ -84,12 +86,14 @@ def _stats_table(found: Stats, window: str) -> None:
 def kill_switch(
     action: Annotated[str, typer.Argument(metavar="ACTION", help="on, off or list.")] = "list",
     scope: Annotated[
-        str,
+        str | None,
         typer.Argument(
             metavar="SCOPE",
-            help="all, flows:<id prefix>, url:<URL prefix>, schedule:<id>, queue:<name>.",
+            help="all, flows:<id prefix>, url:<URL prefix>, schedule:<id>, queue:<name>;"
+            " on and off need one, list shows the scopes starting with it.",
+            show_default=False,
         ),
-    ] = "all",
+    ] = None,
     reason: Annotated[
         str | None, typer.Option("--reason", metavar="TEXT", help="shown while it is on.")
     ] = None,
@@ -100,13 +104,16 @@ def kill_switch(
     """Stop (on) or allow (off) new arming, through the API, no deploy."""
     if action not in {"on", "off", "list"}:
         raise typer.BadParameter(f"{action!r}: use on, off or list", param_hint="ACTION")
+    if action != "list" and not scope:
+        # Never a default: `kill-switch on` by itself must not stop every delivery.
+        raise fail(f"kill-switch {action} needs a SCOPE (all, url:…, flows:…, …)", Exit.USAGE)
     with client(url, token) as api:
         if action == "on":
-            switches = api.kill_switch_on(scope, reason=reason)
+            switches = api.kill_switch_on(str(scope), reason=reason)
         elif action == "off":
-            switches = api.kill_switch_off(scope)
+            switches = api.kill_switch_off(str(scope))
         else:
-            switches = api.kill_switches()
+            switches = [s for s in api.kill_switches() if s.scope.startswith(scope or "")]
     _switches(switches, json=json)
 
 

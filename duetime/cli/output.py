@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -11,7 +13,15 @@ from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
 
-console = Console()
+# Wide enough that nothing folds: piped tables stay one line per row, for grep and cut.
+PIPE_WIDTH = 1000
+
+
+def _console() -> Console:
+    """On a terminal (or with COLUMNS set) Rich fits the width; into a pipe it would assume
+    80 columns and fold long URLs and ids over several lines."""
+    piped = not sys.stdout.isatty() and "COLUMNS" not in os.environ
+    return Console(width=PIPE_WIDTH if piped else None)
 
 
 def as_json(value: Any) -> None:
@@ -21,7 +31,8 @@ def as_json(value: Any) -> None:
 
 def _plain(value: Any) -> Any:
     if isinstance(value, BaseModel):
-        return value.model_dump(mode="json", by_alias=True, exclude_none=True)
+        # Nulls stay: a script reads `"successRate": null` as "no deliveries", not a missing key.
+        return value.model_dump(mode="json", by_alias=True)
     if isinstance(value, list):
         return [_plain(v) for v in value]
     if isinstance(value, dict):
@@ -38,12 +49,17 @@ def cell(value: Any) -> str:
 
 
 def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """The first column is the key (an id, a scope): it never wraps, so it can be copied or
+    cut from a pipe whole; the other columns fold to fit the width."""
+    cells = [[cell(v) for v in row] for row in rows]
     shown = Table(title=title, title_justify="left", show_lines=False)
-    for column in columns:
+    key_width = max((len(row[0]) for row in cells), default=0)
+    shown.add_column(columns[0], no_wrap=True, min_width=max(key_width, len(columns[0])))
+    for column in columns[1:]:
         shown.add_column(column, overflow="fold")
-    for row in rows:
-        shown.add_row(*(cell(v) for v in row))
-    console.print(shown)
+    for row in cells:
+        shown.add_row(*row)
+    _console().print(shown)
 
 
 def fields(title: str | None, pairs: Iterable[tuple[str, Any]]) -> None:

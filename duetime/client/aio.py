@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import httpx
 
 from duetime.client import calls, models
-from duetime.client.errors import UnreachableError, raise_for
+from duetime.client.errors import UnreachableError, read_answer
 from duetime.client.filters import DlqFilter, MessageFilter
 from duetime.client.settings import bulk_body, connection, page_query
 
@@ -47,9 +47,7 @@ class AsyncDuetime:
             )
         except httpx.TransportError as exc:
             raise UnreachableError(f"{self._http.base_url}: {exc or type(exc).__name__}") from exc
-        raise_for(response)
-        body: Any = response.json() if response.content else None
-        return call.read(body)
+        return read_answer(response, call.read)
 
     # Messages
     async def messages(
@@ -184,11 +182,11 @@ class AsyncDuetime:
         return await self._run(calls.kill_switches())
 
     async def kill_switch_on(
-        self, scope: str = "all", *, reason: str | None = None
+        self, scope: str, *, reason: str | None = None
     ) -> list[models.KillSwitch]:
         return await self._run(calls.kill_switch(scope, on=True, reason=reason))
 
-    async def kill_switch_off(self, scope: str = "all") -> list[models.KillSwitch]:
+    async def kill_switch_off(self, scope: str) -> list[models.KillSwitch]:
         return await self._run(calls.kill_switch(scope, on=False, reason=None))
 
     async def signing_keys(self) -> models.SigningKeys:

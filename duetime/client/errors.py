@@ -3,7 +3,12 @@ server's `{"error": "..."}` message."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 import httpx
+
+T = TypeVar("T")
 
 
 class DuetimeError(Exception):
@@ -57,9 +62,31 @@ def raise_for(response: httpx.Response) -> None:
         message = str(body["error"]) if isinstance(body, dict) and "error" in body else None
     except ValueError:
         message = None
-    text = message or response.text.strip()[:200] or response.reason_phrase
+    text = message or _plain_text(response) or response.reason_phrase
     if response.status_code >= 500:
         kind: type[DuetimeError] = ServerError
     else:
         kind = _BY_STATUS.get(response.status_code, BadRequestError)
     raise kind(f"{response.status_code}: {text}", status=response.status_code)
+
+
+def _plain_text(response: httpx.Response) -> str:
+    """A non-JSON error body on one short line; an HTML page (a proxy's, a load
+    balancer's) says nothing a terminal should print, so only its status is kept."""
+    if "html" in response.headers.get("content-type", ""):
+        return ""
+    return " ".join(response.text.split())[:200]
+
+
+def read_answer(response: httpx.Response, read: Callable[[Any], T]) -> T:
+    """The call's value from a successful answer. An answer that is not duetime's JSON
+    (another service at that URL, a captive portal) is a ServerError naming the URL."""
+    raise_for(response)
+    try:
+        return read(response.json() if response.content else None)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ServerError(
+            f"{response.url} answered {response.status_code} with something other than"
+            " duetime's JSON; is that the duetime API?",
+            status=response.status_code,
+        ) from exc

@@ -33,6 +33,7 @@ class Message(_Model):
     not_before: datetime | None = None
     created_at: datetime | None = None
     body: str | None = None
+    body_base64: str | None = None  # instead of `body` when the bytes are not UTF-8
     header: dict[str, list[str]] = Field(default_factory=dict)
     label: str | None = None
     schedule_id: str | None = None

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import httpx
 
 from duetime.client import calls, models
-from duetime.client.errors import UnreachableError, raise_for
+from duetime.client.errors import UnreachableError, read_answer
 from duetime.client.filters import DlqFilter, MessageFilter
 from duetime.client.settings import bulk_body, connection, page_query
 
@@ -50,9 +50,7 @@ class Duetime:
             )
         except httpx.TransportError as exc:
             raise UnreachableError(f"{self._http.base_url}: {exc or type(exc).__name__}") from exc
-        raise_for(response)
-        body: Any = response.json() if response.content else None
-        return call.read(body)
+        return read_answer(response, call.read)
 
     # Messages
     def messages(
@@ -181,12 +179,10 @@ class Duetime:
     def kill_switches(self) -> list[models.KillSwitch]:
         return self._run(calls.kill_switches())
 
-    def kill_switch_on(
-        self, scope: str = "all", *, reason: str | None = None
-    ) -> list[models.KillSwitch]:
+    def kill_switch_on(self, scope: str, *, reason: str | None = None) -> list[models.KillSwitch]:
         return self._run(calls.kill_switch(scope, on=True, reason=reason))
 
-    def kill_switch_off(self, scope: str = "all") -> list[models.KillSwitch]:
+    def kill_switch_off(self, scope: str) -> list[models.KillSwitch]:
         return self._run(calls.kill_switch(scope, on=False, reason=None))
 
     def signing_keys(self) -> models.SigningKeys:

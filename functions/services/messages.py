@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -307,16 +307,16 @@ class MessageService:
                 raise ValidationError(
                     f"messageIds holds {len(message_ids)} ids; at most {MAX_BULK}"
                 )
-            candidates = self.store.get_many(message_ids)
+            candidates: Iterable[Message] = self.store.get_many(message_ids)
         else:
             # Parked queued messages wait outside the wake index, in their queue.
             parked = self.queues.member_ids() if self.queues is not None else []
             pending = list(dict.fromkeys([*self.store.pending_ids(), *parked]))
-            candidates = self.store.get_many(pending)
+            candidates = self._loaded_in_chunks(pending)
         cancelled = 0
         for message in candidates:
             if count is not None and cancelled >= count:
-                break
+                break  # the rest are never loaded: a batch costs its own size, not the backlog
             if message.state not in CANCELLABLE or not selection.matches(message):
                 continue
             try:
@@ -326,6 +326,10 @@ class MessageService:
             except ConflictError:
                 continue  # finished while we looked
         return cancelled
+
+    def _loaded_in_chunks(self, message_ids: list[str]) -> Iterator[Message]:
+        for start in range(0, len(message_ids), MAX_BULK):
+            yield from self.store.get_many(message_ids[start : start + MAX_BULK])
 
     def _cancelled(self, message: Message) -> None:
         """An armed EventBridge schedule is deleted; a queued message frees its place, unless

@@ -8,6 +8,7 @@ from functions.adapters.aws.schema import wake_shard
 from functions.domain.errors import ValidationError
 from functions.domain.messages import Message
 from functions.ports import Adapters, Listing, encode_cursor
+from functions.services.paging import newest_matching
 from tests.contract.builders import T0, at, created, fail
 
 
@@ -131,3 +132,75 @@ def test_a_listing_whose_rest_sits_in_one_shard_still_pages_to_the_end(
     pages = _all_pages(backend, listing, count=1)
     # Then every one is seen, newest first, and the last page ends it
     assert [i for p in pages for i in p] == list(reversed(ids))
+
+
+def test_each_listed_id_carries_the_cursor_that_resumes_just_past_it(backend: Adapters) -> None:
+    # Given five messages
+    messages = [created(backend.messages, created=at(n)) for n in range(5)]
+    newest_first = _newest_first(messages)
+    # When the first page of four is read, and the listing resumed from its second id's mark
+    page = backend.messages.newest(Listing.LOG, cursor=None, count=4)
+    resumed = backend.messages.newest(Listing.LOG, cursor=page.after[1], count=10)
+    # Then every id has a mark, and resuming from one lists exactly the ones after it
+    assert len(page.after) == len(page.ids) == 4
+    assert resumed.ids == newest_first[2:]
+
+
+def test_a_filtered_listing_stops_inside_a_page_without_skipping_a_match(
+    backend: Adapters,
+) -> None:
+    # Given twelve messages, every third one labelled "pick"
+    messages = [
+        created(backend.messages, created=at(n), label="pick" if n % 3 == 0 else None)
+        for n in range(12)
+    ]
+    picked = [i for i in _newest_first(messages) if i in {m.message_id for m in messages[::3]}]
+    # When the picked ones are read two per page, following the cursor
+    seen: list[str] = []
+    cursor: str | None = None
+    for _ in range(10):
+        page, cursor = newest_matching(
+            backend.messages,
+            Listing.LOG,
+            cursor=cursor,
+            wanted=2,
+            matches=lambda m: m.label == "pick",
+        )
+        seen += [m.message_id for m in page]
+        if cursor is None:
+            break
+    # Then each is seen once, newest first, and the listing ends
+    assert seen == picked
+    assert cursor is None
+
+
+def test_a_rare_filter_reads_a_bounded_number_per_page_and_hands_back_a_cursor(
+    backend: Adapters,
+) -> None:
+    # Given thirty messages and a filter that matches only the oldest
+    messages = [created(backend.messages, created=at(n)) for n in range(30)]
+    oldest = messages[0].message_id
+    # When one page is asked for with a scan budget of ten
+    page, cursor = newest_matching(
+        backend.messages,
+        Listing.LOG,
+        cursor=None,
+        wanted=5,
+        matches=lambda m: m.message_id == oldest,
+        budget=10,
+    )
+    # Then the page is empty but the cursor goes on, and following it finds the match
+    assert page == []
+    assert cursor is not None
+    found: list[str] = []
+    while cursor is not None:
+        more, cursor = newest_matching(
+            backend.messages,
+            Listing.LOG,
+            cursor=cursor,
+            wanted=5,
+            matches=lambda m: m.message_id == oldest,
+            budget=10,
+        )
+        found += [m.message_id for m in more]
+    assert found == [oldest]

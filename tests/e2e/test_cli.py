@@ -4,16 +4,20 @@ command, its --json, its tables, its exit codes, and the typed client beneath it
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import shlex
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from qstash import QStash
 from typer.testing import CliRunner
@@ -95,7 +99,11 @@ def test_messages_cancel_by_id_by_filter_and_only_all_pending_when_asked(
     offers = [publish(server, receiver.url(), delay="1h", label="offers") for _ in range(3)]
     digest = [publish(server, receiver.url(), delay="1h", label="digest") for _ in range(2)]
 
-    assert cli_json(server, "messages", "cancel", offers[0]) == {"cancelled": 1}
+    assert cli_json(server, "messages", "cancel", offers[0]) == {
+        "cancelled": 1,
+        "notFound": [],
+        "refused": [],
+    }
     assert cli_json(server, "messages", "cancel", "--label", "offers") == {"cancelled": 2}
     # Naming nothing is a usage error, never "everything".
     assert "exactly one" in cli(server, "messages", "cancel", code=2)
@@ -149,7 +157,7 @@ def test_dlq_list_get_retry_one_and_delete_by_filter(server: DuetimeTestServer) 
         table = cli(server, "dlq", "list")
         assert "3 failed message(s)" in table
 
-        assert cli_json(server, "dlq", "retry", failed[0]) == {"retried": 1}
+        assert cli_json(server, "dlq", "retry", failed[0])["retried"] == 1
         server.advance("1s")
         (again,) = flaky.wait_for(4)[3:]
         assert again.path == "/n0"
@@ -255,7 +263,7 @@ def test_flows_show_log_timing_replay_set_state_and_cancel(
     assert "step_2, step_3" in off
 
     replayed = cli_json(server, "flows", "replay", "s-1", "step_2")
-    assert replayed == {"ok": True, "skipped": True, "reason": "already_sent"}
+    assert replayed == {"ok": True, "skipped": True, "reason": "already_sent", "error": None}
     assert len(receiver.requests) == 4  # replays never send twice
 
     stale = cli(server, "flows", "set-state", "s-1", "reset", "--expect", "wrong", code=6)
@@ -464,3 +472,150 @@ def test_the_readmes_operate_block_runs_as_written(
         assert words[0] == "duetime"
         ran = _process(*words[1:], **env)
         assert ran.returncode == 0, (command, ran.stderr)
+
+
+def test_cancel_names_each_id_it_could_not_cancel_and_exits_non_zero(
+    server: DuetimeTestServer, receiver: Receiver
+) -> None:
+    pending = publish(server, receiver.url(), delay="1h")
+    done = publish(server, receiver.url())
+    server.advance("1s")
+    receiver.wait_for(1)
+
+    unknown = cli(server, "messages", "cancel", "msg_nope", code=3)
+    assert unknown.splitlines() == ["cancelled 0", "duetime: not found: msg_nope"]
+    finished = cli(server, "messages", "cancel", done, code=6)
+    assert f"already finished: {done}" in finished
+    # The good one is still cancelled, and the bad one is named, not silently skipped.
+    mixed = cli(server, "messages", "cancel", pending, "msg_nope", "--json", code=3)
+    assert json.loads(mixed[mixed.index("{") :].split("duetime:")[0]) == {
+        "cancelled": 1,
+        "notFound": ["msg_nope"],
+        "refused": [],
+    }
+    assert cli_json(server, "messages", "get", pending)["state"] == "CANCELED"
+
+
+def test_dlq_retry_and_delete_by_id_name_the_ids_not_in_the_dlq(server: DuetimeTestServer) -> None:
+    with _refusing_then_ok(1) as flaky:
+        failed = publish(server, flaky.url("/f"), retries=0)
+        server.advance("1s")
+        flaky.wait_for(1)
+        out = cli(server, "dlq", "retry", failed, "msg_gone", code=3)
+        assert out.splitlines() == ["retried 1", "duetime: not found: msg_gone"]
+        server.advance("1s")
+        assert flaky.wait_for(2)[1].path == "/f"
+    assert "not found: msg_gone" in cli(server, "dlq", "delete", "msg_gone", code=3)
+
+
+def test_a_bulk_dlq_retry_never_retries_a_message_twice_when_it_fails_again(
+    server: DuetimeTestServer,
+) -> None:
+    # The receiver always fails, and the manual clock stands still while it is nudged to
+    # fire what is due: each retried message fails again during the walk, in the same
+    # instant as the failures being walked, so it lands among the ones not yet retried.
+    with Receiver(lambda _, __: Reply(status=500, body=b"down")) as down:
+        originals = {publish(server, down.url("/d"), retries=0) for _ in range(150)}
+        server.advance("1s")
+        down.wait_for(150, timeout=60)
+
+        walking = threading.Event()
+
+        def fire_what_is_due() -> None:
+            while walking.is_set():
+                server.advance("0s")
+                time.sleep(0.005)
+
+        walking.set()
+        nudger = threading.Thread(target=fire_what_is_due)
+        nudger.start()
+        try:
+            retried = cli_json(server, "dlq", "retry", "--all")
+        finally:
+            walking.clear()
+            nudger.join()
+        assert retried == {"retried": 150}
+        server.advance("0s")
+        down.wait_for(300, timeout=60)
+        time.sleep(0.5)  # a third attempt of any message would have landed by now
+        assert len(down.requests) == 300
+
+    with Duetime(server.url, server.token) as client:
+        first = client.dlq(count=100)
+        in_dlq = {m.dlq_id for m in first.messages}
+        in_dlq |= {m.dlq_id for m in client.dlq(count=100, cursor=first.cursor).messages}
+    assert len(in_dlq) == 150
+    assert not in_dlq & originals  # each re-failure is its new message, once
+
+
+def test_json_keeps_null_fields(server: DuetimeTestServer) -> None:
+    stats = cli_json(server, "stats")
+    assert "successRate" in stats
+    assert stats["successRate"] is None  # nothing delivered yet: null, not a missing key
+
+
+def test_a_url_that_is_not_duetime_is_one_line(server: DuetimeTestServer) -> None:
+    text = Receiver(lambda _, __: Reply(body=b"hello, I am a web page"))
+    html = Receiver(
+        lambda _, __: Reply(
+            status=502,
+            headers={"Content-Type": "text/html"},
+            body=b"<html>\n<head><title>502</title></head>\n<body>\n<h1>Bad Gateway</h1>\n</body>"
+            b"\n</html>\n",
+        )
+    )
+    with text, html:
+        not_json = _process("stats", "--url", text.url(""), "--token", "t")
+        assert not_json.returncode == 1
+        assert not_json.stderr.count("\n") == 1
+        assert "other than duetime's JSON" in not_json.stderr
+        page = _process("messages", "list", "--url", html.url(""), "--token", "t")
+        assert page.returncode == 1
+        assert page.stderr == "duetime: 502: Bad Gateway\n"
+
+
+def test_a_piped_table_keeps_each_id_on_one_line(
+    server: DuetimeTestServer, receiver: Receiver
+) -> None:
+    long_url = receiver.url("/" + "a-rather-long-path/" * 8)
+    message_id = publish(server, long_url, delay="1h")
+    clean = {k: v for k, v in os.environ.items() if k not in {"COLUMNS", "LINES"}}
+    piped = subprocess.run(
+        [sys.executable, "-m", "duetime.cli", "messages", "list"],
+        capture_output=True,
+        text=True,
+        env={**clean, "QSTASH_URL": server.url, "QSTASH_TOKEN": server.token},
+        timeout=60,
+        check=False,
+    )
+    assert piped.returncode == 0, piped.stderr
+    (row,) = [line for line in piped.stdout.splitlines() if message_id in line]
+    assert long_url in row
+
+
+def test_kill_switch_needs_a_scope_to_switch_and_list_filters_by_one(
+    server: DuetimeTestServer,
+) -> None:
+    assert "needs a SCOPE" in cli(server, "kill-switch", "on", code=2)
+    assert "needs a SCOPE" in cli(server, "kill-switch", "off", code=2)
+    assert cli_json(server, "kill-switch", "list") == {"killSwitches": []}  # nothing switched
+
+    cli(server, "kill-switch", "on", "url:https://a.example.com/")
+    cli(server, "kill-switch", "on", "flows:onb-")
+    only_urls = cli_json(server, "kill-switch", "list", "url:")
+    assert [s["scope"] for s in only_urls["killSwitches"]] == ["url:https://a.example.com/"]
+    assert len(cli_json(server, "kill-switch", "list")["killSwitches"]) == 2
+
+
+def test_messages_get_shows_a_binary_body_as_base64(
+    server: DuetimeTestServer, receiver: Receiver
+) -> None:
+    raw = bytes([0xFF, 0x00, 0xFE])
+    published = httpx.post(
+        f"{server.url}/v2/publish/{receiver.url()}",
+        content=raw,
+        headers={"Authorization": f"Bearer {server.token}", "Upstash-Delay": "1h"},
+    ).json()
+    shown = cli_json(server, "messages", "get", published["messageId"])
+    assert (shown["body"], shown["bodyBase64"]) == (None, base64.b64encode(raw).decode())
+    assert base64.b64encode(raw).decode() in cli(server, "messages", "get", published["messageId"])

@@ -388,7 +388,9 @@ class MessageStore:
         keys.sort(reverse=True)
         page = keys[:count]
         next_cursor = encode_cursor(page[-1]) if len(keys) > count and page else None
-        return Page([k.rsplit("#", 1)[1] for k in page], next_cursor)
+        return Page(
+            [k.rsplit("#", 1)[1] for k in page], next_cursor, [encode_cursor(k) for k in page]
+        )
 
     def pending_ids(self) -> list[str]:
         """Ids of every message some timer must still act on (the `wake` index, all shards)."""

@@ -221,7 +221,9 @@ class SqliteMessageStore:
         keys = [r[0] for r in rows]
         page = keys[:count]
         next_cursor = encode_cursor(page[-1]) if len(keys) > count and page else None
-        return Page([k.rsplit("#", 1)[1] for k in page], next_cursor)
+        return Page(
+            [k.rsplit("#", 1)[1] for k in page], next_cursor, [encode_cursor(k) for k in page]
+        )
 
     def in_dlq(self, message_id: str) -> Message:
         with self.db.read() as db:
