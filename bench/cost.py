@@ -54,9 +54,9 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 import boto3
 import botocore.session
@@ -67,6 +67,7 @@ from functions import wiring
 from functions.adapters.aws import aws_adapters
 from functions.adapters.aws.schema import table_definition
 from functions.config import Settings
+from functions.domain import timeouts
 from functions.handlers import dispatch, recover, schedule, step
 from functions.local import moto_atomic
 from functions.local.defaults import DEV_SIGNING_KEYS, DEV_TOKEN
@@ -134,7 +135,8 @@ def infra_facts() -> InfraFacts:
     return InfraFacts(
         memory_mb=int(_find(ROOT / "infra" / "config.py", r"memory_size_mb: int = (\d+)")),
         architecture="arm64" if "Architecture.ARM_64" in functions_py.read_text() else "x86_64",
-        sqs_batch_size=int(_find(functions_py, r"^SQS_BATCH_SIZE = (\d+)")),
+        # infra/functions.py takes it from the domain's timeouts: read the same constant.
+        sqs_batch_size=timeouts.DISPATCH_BATCH_SIZE,
         batching_window_s=int(
             _find(functions_py, r"max_batching_window=Duration\.seconds\((\d+)\)")
         ),
@@ -192,9 +194,10 @@ class VirtualClock:
 
 
 def virtualise_time(clock: VirtualClock) -> None:
-    """Point moto's SQS clock and Powertools' parameter cache at the virtual clock."""
+    """Point moto's SQS clock and the secrets cache at the virtual clock."""
     import moto.sqs.models as sqs_models  # noqa: PLC0415 - patched here, once
-    from aws_lambda_powertools.utilities.parameters import base  # noqa: PLC0415
+
+    from functions.adapters.aws import secrets  # noqa: PLC0415
 
     setattr(sqs_models, "unix_time_millis", clock.ms)  # noqa: B010
     setattr(sqs_models, "unix_time", lambda: clock.ms() / 1000)  # noqa: B010
@@ -202,12 +205,7 @@ def virtualise_time(clock: VirtualClock) -> None:
     setattr(message, "visible", property(lambda m: clock.ms() > m.visible_at))  # noqa: B010
     setattr(message, "delayed", property(lambda m: clock.ms() < m.delayed_until))  # noqa: B010
 
-    class _VirtualDatetime(datetime):
-        @classmethod
-        def now(cls, tz: tzinfo | None = None) -> Self:
-            return cls.fromtimestamp(clock().timestamp(), tz)
-
-    setattr(base, "datetime", _VirtualDatetime)  # noqa: B010
+    setattr(secrets, "monotonic", lambda: clock().timestamp())  # noqa: B010
 
 
 # --- DynamoDB capacity: item sizes and index writes --------------------------------------------

@@ -7,8 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-import boto3
-
+from functions.adapters.aws import clients
 from functions.adapters.aws.flows import FlowStore
 from functions.adapters.aws.keys import SecretsKeys
 from functions.adapters.aws.killswitches import KillSwitchStore
@@ -43,16 +42,12 @@ def aws_adapters(settings: Settings) -> Adapters:
     bind(table_name=settings.table_name, region=settings.region)
     retention = timedelta(days=settings.dlq_retention_days)
     messages = MessageStore(retention=retention, dlq_retention=retention)
-    # One client per service, all from boto3's default session: each further session would
-    # load botocore's endpoint and service data again (~80 ms of a cold start).
-    clients = _Clients(
-        sqs=boto3.client("sqs", region_name=settings.region),
-        scheduler=boto3.client("scheduler", region_name=settings.region),
-    )
-    timers = _timers(settings, clients, settings.queue_url, settings.queue_arn)
+    # One client per service, all from one botocore session (clients.py says why).
+    made = _Clients(sqs=clients.sqs(settings.region), scheduler=clients.scheduler(settings.region))
+    timers = _timers(settings, made, settings.queue_url, settings.queue_arn)
     step_timers = _timers(
         settings,
-        clients,
+        made,
         settings.step_queue_url or settings.queue_url,
         settings.step_queue_arn or settings.queue_arn,
     )
@@ -71,9 +66,7 @@ def aws_adapters(settings: Settings) -> Adapters:
         overdue=messages,
         timers=timers,
         step_timers=step_timers,
-        keys=SecretsKeys(
-            settings, client=boto3.client("secretsmanager", region_name=settings.region)
-        ),
+        keys=SecretsKeys(settings, client=clients.secretsmanager(settings.region)),
         rearm_if_early=rearm_if_early,
     )
 

@@ -1,7 +1,8 @@
 """Signing keys and API tokens, read from Secrets Manager and cached for a short time.
 
 One Secrets Manager call per invocation would cost more than the rest of a delivery, so the
-values live in the execution environment for `secret_cache_seconds` (Powertools' cache).
+values live in the execution environment for `secret_cache_seconds` (functions/adapters/aws/
+secrets.py says why that cache is not Powertools').
 """
 
 from __future__ import annotations
@@ -11,9 +12,8 @@ import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-import boto3
-from aws_lambda_powertools.utilities import parameters
-
+from functions.adapters.aws import clients
+from functions.adapters.aws.secrets import CachedSecrets
 from functions.config import Settings
 from functions.domain.auth import hash_token
 from functions.domain.errors import ConflictError, DuetimeError
@@ -27,25 +27,14 @@ class SecretFormatError(DuetimeError):
     """A secret does not hold what duetime stored there."""
 
 
-def _secret_text(
-    secret_id: str, max_age: int, provider: parameters.SecretsProvider | None = None
-) -> str:
-    value = (provider or parameters.SecretsProvider()).get(secret_id, max_age=max_age)
-    if isinstance(value, bytes):
-        return value.decode()
-    return str(value)
-
-
-def signing_keys(
-    settings: Settings, provider: parameters.SecretsProvider | None = None
-) -> SigningKeys:
+def signing_keys(settings: Settings, secrets: CachedSecrets) -> SigningKeys:
     """Current and next signing keys from their secret.
 
     The secret is JSON: `{"current": ..., "next": ...}` once an operator has set or rotated keys,
     or `{"material": <64+ random chars>}` as Secrets Manager generates it at deploy time, split
     into two `sig_` keys (CloudFormation can generate only one random field per secret).
     """
-    raw = _secret_text(settings.signing_keys_secret_id, settings.secret_cache_seconds, provider)
+    raw = secrets.get(settings.signing_keys_secret_id, max_age=settings.secret_cache_seconds)
     return parse_signing_keys(raw)
 
 
@@ -70,15 +59,11 @@ def keys_from_material(material: str) -> SigningKeys:
     return SigningKeys(current="sig_" + material[:half], next="sig_" + material[half:])
 
 
-def token_hashes(
-    settings: Settings, provider: parameters.SecretsProvider | None = None
-) -> tuple[str, ...]:
+def token_hashes(settings: Settings, secrets: CachedSecrets) -> tuple[str, ...]:
     """sha256 digests of every accepted API token: configured hashes plus the bootstrap secret."""
     hashes = list(settings.token_sha256)
     if settings.token_secret_id:
-        token = _secret_text(
-            settings.token_secret_id, settings.secret_cache_seconds, provider
-        ).strip()
+        token = secrets.get(settings.token_secret_id, max_age=settings.secret_cache_seconds).strip()
         hashes.append(hash_token(token))
     return tuple(hashes)
 
@@ -89,12 +74,10 @@ class SecretsKeys:
 
     def __init__(self, settings: Settings, client: SecretsManagerClient | None = None) -> None:
         self._settings = settings
-        self._client = client
-        # Given a client, the provider makes no boto3 session of its own (~80 ms cold).
-        self._provider = parameters.SecretsProvider(boto3_client=client)
+        self._secrets = CachedSecrets(client or clients.secretsmanager(settings.region))
 
     def signing_keys(self) -> SigningKeys:
-        return signing_keys(self._settings, self._provider)
+        return signing_keys(self._settings, self._secrets)
 
     def rotate(self, new_next: str, *, now: datetime) -> SigningKeys:
         """Read the secret's current version uncached and write the rotated keys as a new one.
@@ -102,7 +85,7 @@ class SecretsKeys:
         Secrets Manager has no conditional write, but a version's ClientRequestToken is unique:
         deriving it from the version being replaced makes two rotations of that version collide
         (ResourceExistsException) instead of both succeeding with different next keys."""
-        client = self._client or boto3.client("secretsmanager", region_name=self._settings.region)
+        client = self._secrets.client
         secret_id = self._settings.signing_keys_secret_id
         current = client.get_secret_value(SecretId=secret_id)
         rotated = (
@@ -127,7 +110,7 @@ class SecretsKeys:
 
     def forget_cached(self) -> None:
         """Drop the cached secrets, so the next read fetches them (after a change elsewhere)."""
-        self._provider.clear_cache()  # type: ignore[no-untyped-call]
+        self._secrets.clear()
 
     def token_hashes(self) -> tuple[str, ...]:
-        return token_hashes(self._settings, self._provider)
+        return token_hashes(self._settings, self._secrets)
