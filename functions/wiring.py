@@ -9,8 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import httpx
-
 from functions.config import Settings
 from functions.domain.clock import Clock, utc_now
 from functions.domain.publish import PublishLimits
@@ -28,6 +26,7 @@ from functions.services.recovery import Recovery
 from functions.services.schedules import ScheduleService
 from functions.services.stats import Stats
 from functions.services.topics import TopicService
+from functions.services.transport import LazyTransport, Transport
 
 
 @dataclass
@@ -35,7 +34,7 @@ class Graph:
     settings: Settings
     adapters: Adapters
     clock: Clock
-    http: httpx.BaseTransport
+    http: Transport
     kill_switches: KillSwitches
     message_service: MessageService
     topic_service: TopicService
@@ -74,12 +73,12 @@ def build(
     adapters: Adapters,
     *,
     clock: Clock = utc_now,
-    http: httpx.BaseTransport | None = None,
+    http: Transport | None = None,
     wall_clock: Clock | None = None,
 ) -> Graph:
     """Every service over one backend's adapters. `wall_clock`, when `clock` is virtual,
     is what signatures are dated by."""
-    client = http or httpx.HTTPTransport()
+    client = http or LazyTransport()
     limits = PublishLimits(
         max_body_bytes=settings.max_body_bytes,
         default_retries=settings.default_retries,

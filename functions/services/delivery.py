@@ -9,8 +9,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
 
-import httpx
-
 from functions.domain import timeouts
 from functions.domain.callbacks import callback_message, callbacks_due, trace_headers
 from functions.domain.clock import Clock
@@ -23,6 +21,7 @@ from functions.observability import logger
 from functions.ports import ClaimRejectedError, ConditionFailedError, MessageStore, TimerPort
 from functions.services.queues import QueueService
 from functions.services.sender import attempt
+from functions.services.transport import Transport
 
 
 class Outcome(StrEnum):
@@ -39,7 +38,7 @@ class Dispatcher:
     store: MessageStore
     timers: TimerPort
     signer: Callable[[], Signer]
-    http: httpx.BaseTransport
+    http: Transport
     clock: Clock
     allow_private: bool
     allowed_hosts: tuple[str, ...] = ()

@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import httpx
-
 from functions.domain import timeouts
 from functions.domain.clock import Clock
 from functions.domain.errors import ConflictError, NotFoundError
@@ -44,6 +42,7 @@ from functions.ports import (
 )
 from functions.services.killswitches import KillSwitches
 from functions.services.sender import attempt as send_attempt
+from functions.services.transport import Transport
 
 
 @dataclass(frozen=True)
@@ -76,7 +75,7 @@ class FlowRunner:
     timers: TimerPort
     switches: KillSwitches
     signer: Callable[[], Signer]
-    http: httpx.BaseTransport
+    http: Transport
     clock: Clock
     allow_private: bool
     allowed_hosts: tuple[str, ...] = ()

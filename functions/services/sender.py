@@ -5,14 +5,18 @@ from __future__ import annotations
 import ipaddress
 import socket
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
-
-import httpx
 
 from functions.domain.destinations import IPAddress, check_allowed_host, refusal
 from functions.domain.errors import DestinationRefusedError
 from functions.domain.forwarding import header_bytes, unwritable
 from functions.domain.outcomes import AttemptResult
+
+if TYPE_CHECKING:
+    import httpx
+
+    from functions.services.transport import Transport
 
 # Responses are kept for the event log and DLQ; DynamoDB items are capped at 400 KB.
 RESPONSE_BODY_LIMIT = 4096
@@ -20,7 +24,7 @@ USER_AGENT = "duetime/0.1 (+QStash-compatible)"
 
 
 def send(
-    transport: httpx.BaseTransport,
+    transport: Transport,
     *,
     method: str,
     url: str,
@@ -38,6 +42,8 @@ def send(
     With `connect_to`, the connection goes to that address (the one the SSRF guard checked)
     instead of a second resolution of the URL's host, which DNS rebinding could point
     elsewhere; the Host header, TLS SNI and the certificate check keep the URL's host."""
+    import httpx  # noqa: PLC0415 - at the first send, not at import (services/transport.py)
+
     problems = [(name, unwritable(name, value)) for name, value in headers.items()]
     refused = [(name, problem) for name, problem in problems if problem]
     if refused:
@@ -156,7 +162,7 @@ class Attempt:
 
 
 def attempt(
-    transport: httpx.BaseTransport,
+    transport: Transport,
     *,
     method: str,
     url: str,
