@@ -11,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 
 from duetime.cli.common import Exit, fail
 from duetime.cli.output import as_json
-from duetime.client import ConflictError, NotFoundError
+from duetime.client import ConflictError, DuetimeError, NotFoundError
 
 BATCH = 100
 
@@ -38,6 +38,8 @@ class Outcome:
     done: int = 0
     missing: list[str] = field(default_factory=list)  # no such id (404)
     refused: list[str] = field(default_factory=list)  # in a state that forbids it (409)
+    stopped: DuetimeError | None = None  # any other failure ends the run (auth, network…)
+    left: int = 0  # ids not tried because of it
 
 
 def each_id(label: str, ids: list[str], do: Callable[[str], object], *, quiet: bool) -> Outcome:
@@ -56,6 +58,9 @@ def each_id(label: str, ids: list[str], do: Callable[[str], object], *, quiet: b
                 outcome.missing.append(one)
             except ConflictError:
                 outcome.refused.append(one)
+            except DuetimeError as exc:
+                outcome.stopped, outcome.left = exc, len(ids) - ids.index(one)
+                break
             bar.advance(task)
     return outcome
 
@@ -64,11 +69,24 @@ def report(key: str, outcome: Outcome, *, json: bool, refused_because: str) -> N
     """`key N`, then each id that was not done; exit 3 if any was unknown, else 6 if any
     was refused (scripts learn that not everything named was done)."""
     if json:
-        as_json({key: outcome.done, "notFound": outcome.missing, "refused": outcome.refused})
+        as_json(
+            {
+                key: outcome.done,
+                "notFound": outcome.missing,
+                "refused": outcome.refused,
+                "notTried": outcome.left,
+            }
+        )
     else:
         typer.echo(f"{key} {outcome.done}")
     problems = [f"not found: {i}" for i in outcome.missing]
     problems += [f"{refused_because}: {i}" for i in outcome.refused]
+    if outcome.stopped is not None:
+        # What was done is printed above; the failure itself exits with its own code.
+        typer.secho(f"duetime: stopped with {outcome.left} id(s) not tried", err=True, fg="red")
+        for problem in problems:
+            typer.secho(f"duetime: {problem}", err=True, fg="red")
+        raise outcome.stopped
     if outcome.missing:
         raise fail("; ".join(problems), Exit.NOT_FOUND)
     if outcome.refused:

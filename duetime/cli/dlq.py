@@ -20,8 +20,8 @@ from duetime.cli.common import (
     client,
     fail,
 )
-from duetime.cli.output import as_json, fields, table
-from duetime.client import DlqFilter, Duetime
+from duetime.cli.output import as_json, body_rows, fields, table
+from duetime.client import DlqFilter, DlqMessage, Duetime, NotFoundError
 
 app = typer.Typer(help="The dead-letter queue: list, read, retry and delete, one or by filter.")
 
@@ -45,6 +45,7 @@ Until = Annotated[
     str | None, typer.Option("--to", metavar="TIME", help="failed at or before (ISO 8601).")
 ]
 Every = Annotated[bool, typer.Option("--all", help="every message in the DLQ.")]
+RELIST_LIMIT = 5  # pages listed again in a row because an id vanished, before giving up
 
 
 def _filter(
@@ -77,7 +78,7 @@ def list_dlq(
     since: Since = None,
     until: Until = None,
     limit: Annotated[
-        int, typer.Option("--limit", metavar="N", min=1, max=100, help="at most.")
+        int, typer.Option("--limit", metavar="N", min=1, help="show at most this many.")
     ] = 100,
     url: Url = DEFAULT_URL,
     token: Token = DEFAULT_TOKEN,
@@ -85,17 +86,21 @@ def list_dlq(
 ) -> None:
     """Failed messages, newest first, with their last response."""
     selection = _filter(dest, label, schedule_id, queue, status, since, until)
+    found: list[DlqMessage] = []
     with client(url, token) as api:
-        page = api.dlq(selection, count=limit)
+        for message in api.iter_dlq(selection):
+            found.append(message)
+            if len(found) >= limit:
+                break
     if json:
-        as_json(page.messages)
+        as_json(found)
         return
     table(
-        f"{len(page.messages)} failed message(s)",
+        f"{len(found)} failed message(s)",
         ("dlq id", "url", "status", "response", "retried", "label"),
         (
             (m.dlq_id, m.url, m.response_status, _short(m.response_body), m.retried, m.label)
-            for m in page.messages
+            for m in found
         ),
     )
 
@@ -118,7 +123,7 @@ def get_dlq(
             ("response body", message.response_body),
             ("retried", message.retried),
             ("created", message.created_at),
-            ("body", message.body),
+            *body_rows(message),
         ],
     )
 
@@ -137,13 +142,23 @@ def _retry_selected(api: Duetime, selection: DlqFilter | None, quiet: bool) -> i
     it can sort below the cursor: the ids this walk created are skipped, never retried twice."""
     created: set[str] = set()
     cursor: str | None = None
+    relisted = 0
     with progress(quiet=quiet) as bar:
         task = bar.add_task("retrying", total=None)
         while True:
             page = api.dlq(selection, count=BATCH, cursor=cursor)
             chosen = [m.dlq_id for m in page.messages if m.dlq_id not in created]
             if chosen:
-                new_ids, _ = api.retry_dlq_many(chosen)
+                try:
+                    new_ids, _ = api.retry_dlq_many(chosen)
+                except NotFoundError:
+                    # One left the DLQ since the listing (expired, or another operator) and
+                    # the server retried none: list the same page again, without it.
+                    relisted += 1
+                    if relisted > RELIST_LIMIT:
+                        raise
+                    continue
+                relisted = 0
                 created.update(new_ids)
                 bar.update(task, completed=len(created))
             if page.cursor is None:

@@ -18,7 +18,7 @@ from duetime.cli.common import (
     client,
     fail,
 )
-from duetime.cli.output import as_json, fields, table
+from duetime.cli.output import as_json, body_rows, fields, table
 from duetime.client import Message, MessageFilter
 
 app = typer.Typer(help="Messages: list with filters, read one, cancel one or by filter.")
@@ -146,8 +146,7 @@ def get_message(
             ("label", message.label),
             ("schedule", message.schedule_id),
             *((f"header {k}", ", ".join(v)) for k, v in message.header.items()),
-            ("body", message.body),
-            ("body (base64)", message.body_base64),
+            *body_rows(message),
         ],
     )
 

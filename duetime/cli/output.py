@@ -13,6 +13,8 @@ from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
 
+from duetime.client import Message
+
 # Wide enough that nothing folds: piped tables stay one line per row, for grep and cut.
 PIPE_WIDTH = 1000
 
@@ -49,17 +51,27 @@ def cell(value: Any) -> str:
 
 
 def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    """The first column is the key (an id, a scope): it never wraps, so it can be copied or
-    cut from a pipe whole; the other columns fold to fit the width."""
+    """The first column is the key (an id, a scope). Piped, nothing folds, so each row is one
+    line for grep and cut. On a terminal the key keeps up to a third of the width and
+    folds beyond that, so the other columns never shrink to nothing."""
     cells = [[cell(v) for v in row] for row in rows]
+    console = _console()
     shown = Table(title=title, title_justify="left", show_lines=False)
     key_width = max((len(row[0]) for row in cells), default=0)
-    shown.add_column(columns[0], no_wrap=True, min_width=max(key_width, len(columns[0])))
+    key_width = min(max(key_width, len(columns[0])), max(console.width // 3, len(columns[0])))
+    shown.add_column(columns[0], min_width=key_width, overflow="fold")
     for column in columns[1:]:
         shown.add_column(column, overflow="fold")
     for row in cells:
         shown.add_row(*row)
-    _console().print(shown)
+    console.print(shown)
+
+
+def body_rows(message: Message) -> list[tuple[str, str | None]]:
+    """`body`, or `body (base64)` when the bytes are not UTF-8 (the API sends one of them)."""
+    if message.body_base64 is not None:
+        return [("body (base64)", message.body_base64)]
+    return [("body", message.body)]
 
 
 def fields(title: str | None, pairs: Iterable[tuple[str, Any]]) -> None:

@@ -104,6 +104,20 @@ class AsyncDuetime:
     ) -> models.DlqPage:
         return await self._run(calls.dlq(page_query(selection, count, cursor)))
 
+    async def iter_dlq(
+        self, selection: DlqFilter | None = None
+    ) -> AsyncIterator[models.DlqMessage]:
+        """Every failed message the filter selects, newest first. A filtered page may be
+        short, even empty, before the end: only a page with no cursor ends the listing."""
+        cursor: str | None = None
+        while True:
+            page = await self.dlq(selection, cursor=cursor)
+            for message in page.messages:
+                yield message
+            if not page.cursor:
+                return
+            cursor = page.cursor
+
     async def dlq_message(self, dlq_id: str) -> models.DlqMessage:
         return await self._run(calls.dlq_message(dlq_id))
 

@@ -51,6 +51,7 @@ _BY_STATUS: dict[int, type[DuetimeError]] = {
     404: NotFoundError,
     409: ConflictError,
 }
+_ABOUT_THE_ID = frozenset({404, 409})
 
 
 def raise_for(response: httpx.Response) -> None:
@@ -65,6 +66,11 @@ def raise_for(response: httpx.Response) -> None:
     text = message or _plain_text(response) or response.reason_phrase
     if response.status_code >= 500:
         kind: type[DuetimeError] = ServerError
+    elif response.status_code in _ABOUT_THE_ID and message is None:
+        # Not duetime's `{"error": ...}`: a wrong path prefix, a proxy's page. It says
+        # nothing about the message or flow asked for, so it is never "no such id".
+        kind = ServerError
+        text = f"{text} (not duetime's answer; is the URL the duetime API?)"
     else:
         kind = _BY_STATUS.get(response.status_code, BadRequestError)
     raise kind(f"{response.status_code}: {text}", status=response.status_code)

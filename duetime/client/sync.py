@@ -104,6 +104,17 @@ class Duetime:
     ) -> models.DlqPage:
         return self._run(calls.dlq(page_query(selection, count, cursor)))
 
+    def iter_dlq(self, selection: DlqFilter | None = None) -> Iterator[models.DlqMessage]:
+        """Every failed message the filter selects, newest first. A filtered page may be
+        short, even empty, before the end: only a page with no cursor ends the listing."""
+        cursor: str | None = None
+        while True:
+            page = self.dlq(selection, cursor=cursor)
+            yield from page.messages
+            if not page.cursor:
+                return
+            cursor = page.cursor
+
     def dlq_message(self, dlq_id: str) -> models.DlqMessage:
         return self._run(calls.dlq_message(dlq_id))
 

@@ -134,9 +134,8 @@ def retry_dlq(dlq_id: str) -> Response[Any]:
 def retry_many_dlq() -> Response[Any]:
     bulk, dead = _bulk(), wiring.graph().dead_letters
     if bulk.ids is not None:
-        return json_response(
-            200, {"responses": [{"messageId": dead.retry(dlq_id)} for dlq_id in bulk.ids]}
-        )
+        retried_ids = dead.retry_many(bulk.ids)
+        return json_response(200, {"responses": [{"messageId": m} for m in retried_ids]})
     retried, cursor = dead.retry_matching(
         cursor=bulk.cursor, count=bulk.count, selection=bulk.selection
     )

@@ -90,6 +90,21 @@ class DeadLetters:
         messages, cursor = self._select(cursor=cursor, count=count, selection=selection)
         return [self.retry(m.message_id) for m in messages], cursor
 
+    def retry_many(self, dlq_ids: list[str]) -> list[str]:
+        """Retry each id; all or none: an id not in the DLQ is a 404 naming it, raised
+        before any is retried, so a refused request publishes nothing."""
+        missing = [dlq_id for dlq_id in dlq_ids if not self._in_dlq(dlq_id)]
+        if missing:
+            raise NotFoundError(f"not in the dlq: {', '.join(missing)}")
+        return [self.retry(dlq_id) for dlq_id in dlq_ids]
+
+    def _in_dlq(self, dlq_id: str) -> bool:
+        try:
+            self.store.in_dlq(dlq_id)
+        except NotFoundError:
+            return False
+        return True
+
     def get(self, dlq_id: str) -> dict[str, Any]:
         return dlq_view(self.store.in_dlq(dlq_id))
 

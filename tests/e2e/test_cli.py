@@ -103,6 +103,7 @@ def test_messages_cancel_by_id_by_filter_and_only_all_pending_when_asked(
         "cancelled": 1,
         "notFound": [],
         "refused": [],
+        "notTried": 0,
     }
     assert cli_json(server, "messages", "cancel", "--label", "offers") == {"cancelled": 2}
     # Naming nothing is a usage error, never "everything".
@@ -492,6 +493,7 @@ def test_cancel_names_each_id_it_could_not_cancel_and_exits_non_zero(
         "cancelled": 1,
         "notFound": ["msg_nope"],
         "refused": [],
+        "notTried": 0,
     }
     assert cli_json(server, "messages", "get", pending)["state"] == "CANCELED"
 
@@ -619,3 +621,90 @@ def test_messages_get_shows_a_binary_body_as_base64(
     shown = cli_json(server, "messages", "get", published["messageId"])
     assert (shown["body"], shown["bodyBase64"]) == (None, base64.b64encode(raw).decode())
     assert base64.b64encode(raw).decode() in cli(server, "messages", "get", published["messageId"])
+
+
+def test_a_bulk_retry_by_ids_is_all_or_none(server: DuetimeTestServer) -> None:
+    with _refusing_then_ok(1) as flaky:
+        failed = publish(server, flaky.url("/f"), retries=0)
+        server.advance("1s")
+        flaky.wait_for(1)
+    with Duetime(server.url, server.token) as client:
+        with pytest.raises(NotFoundError, match="not in the dlq: msg_gone"):
+            client.retry_dlq_many([failed, "msg_gone"])
+        # Nothing was retried: the good one is still in the DLQ, and no new message exists.
+        assert [m.dlq_id for m in client.dlq().messages] == [failed]
+        assert [m.message_id for m in client.iter_messages()] == [failed]
+
+
+def test_dlq_list_follows_the_cursor_past_a_short_filtered_page(server: DuetimeTestServer) -> None:
+    # One "rare" failure under 1,100 newer ones: the server reads at most 1,000 per page, so
+    # its first page for label=rare is empty but carries a cursor.
+    with Receiver(lambda _, __: Reply(status=500)) as down:
+        rare = publish(server, down.url("/rare"), retries=0, label="rare")
+        server.advance("1s")
+        down.wait_for(1)
+        batch = [
+            {"destination": down.url("/bulk"), "body": "x", "headers": {"Upstash-Retries": "0"}}
+        ]
+        for _ in range(11):
+            sent = httpx.post(
+                f"{server.url}/v2/batch",
+                json=batch * 100,
+                headers={"Authorization": f"Bearer {server.token}"},
+                timeout=30,
+            )
+            assert sent.status_code == 201, sent.text
+        server.advance("1s")
+        down.wait_for(1101, timeout=120)
+    with Duetime(server.url, server.token) as client:
+        first = client.dlq(DlqFilter(label=["rare"]))
+    assert (first.messages, first.cursor is not None) == ([], True)
+    assert [m["dlqId"] for m in cli_json(server, "dlq", "list", "--label", "rare")] == [rare]
+
+
+def test_a_404_that_is_not_duetimes_never_says_no_such_id(server: DuetimeTestServer) -> None:
+    page = Reply(status=404, headers={"Content-Type": "text/html"}, body=b"<h1>Not Found</h1>")
+    with Receiver(lambda _, __: page) as proxy:
+        ran = _process(
+            "messages", "cancel", "msg_a", "msg_b", "--url", proxy.url(""), "--token", "t"
+        )
+    assert ran.returncode == 1, ran.stderr
+    assert "not found: msg_a" not in ran.stderr
+    assert "is the URL the duetime API?" in ran.stderr
+
+
+def test_a_failure_mid_run_reports_what_was_done_and_exits_with_its_code(
+    server: DuetimeTestServer,
+) -> None:
+    ran = _process("messages", "cancel", "msg_a", "msg_b", "--url", server.url, "--token", "bad")
+    assert ran.returncode == 4
+    assert ran.stdout.strip() == "cancelled 0"
+    assert "stopped with 2 id(s) not tried" in ran.stderr
+    assert "refused the token" in ran.stderr
+
+
+def test_on_a_terminal_a_long_key_never_hides_the_other_columns(server: DuetimeTestServer) -> None:
+    scope = "url:https://hooks.example.com/" + "very/long/path/" * 6
+    cli(server, "kill-switch", "on", scope, "--reason", "rollback-42")
+    narrow = CliRunner(env={"COLUMNS": "80"}).invoke(
+        app, ["kill-switch", "list", "--url", server.url, "--token", server.token]
+    )
+    assert narrow.exit_code == 0, narrow.output
+    assert "rollback-42" in narrow.output
+    key_cells = [line.split("│")[1].strip() for line in narrow.output.splitlines() if "│" in line]
+    assert "".join(key_cells) == scope  # folded over lines, but whole
+
+
+def test_dlq_get_shows_a_binary_body_as_base64(server: DuetimeTestServer) -> None:
+    raw = bytes([0xFF, 0x00, 0xFE])
+    with Receiver(lambda _, __: Reply(status=500)) as down:
+        published = httpx.post(
+            f"{server.url}/v2/publish/{down.url()}",
+            content=raw,
+            headers={"Authorization": f"Bearer {server.token}", "Upstash-Retries": "0"},
+        ).json()
+        server.advance("1s")
+        down.wait_for(1)
+    shown = cli(server, "dlq", "get", published["messageId"])
+    assert base64.b64encode(raw).decode() in shown
+    assert "body (base64)" in shown
