@@ -12,6 +12,7 @@ import httpx
 from duetime.client import calls, models
 from duetime.client.errors import UnreachableError, read_answer
 from duetime.client.filters import DlqFilter, MessageFilter
+from duetime.client.paging import every_async
 from duetime.client.settings import bulk_body, connection, page_query
 
 T = TypeVar("T")
@@ -59,18 +60,11 @@ class AsyncDuetime:
     ) -> models.MessagePage:
         return await self._run(calls.messages(page_query(selection, count, cursor)))
 
-    async def iter_messages(
+    def iter_messages(
         self, selection: MessageFilter | None = None
     ) -> AsyncIterator[models.Message]:
         """Every message the filter selects, newest first, page after page."""
-        cursor: str | None = None
-        while True:
-            page = await self.messages(selection, cursor=cursor)
-            for message in page.messages:
-                yield message
-            if not page.cursor:
-                return
-            cursor = page.cursor
+        return every_async(lambda cursor: self.messages(selection, cursor=cursor))
 
     async def message(self, message_id: str) -> models.Message:
         return await self._run(calls.message(message_id))
@@ -104,19 +98,9 @@ class AsyncDuetime:
     ) -> models.DlqPage:
         return await self._run(calls.dlq(page_query(selection, count, cursor)))
 
-    async def iter_dlq(
-        self, selection: DlqFilter | None = None
-    ) -> AsyncIterator[models.DlqMessage]:
-        """Every failed message the filter selects, newest first. A filtered page may be
-        short, even empty, before the end: only a page with no cursor ends the listing."""
-        cursor: str | None = None
-        while True:
-            page = await self.dlq(selection, cursor=cursor)
-            for message in page.messages:
-                yield message
-            if not page.cursor:
-                return
-            cursor = page.cursor
+    def iter_dlq(self, selection: DlqFilter | None = None) -> AsyncIterator[models.DlqMessage]:
+        """Every failed message the filter selects, newest first, page after page."""
+        return every_async(lambda cursor: self.dlq(selection, cursor=cursor))
 
     async def dlq_message(self, dlq_id: str) -> models.DlqMessage:
         return await self._run(calls.dlq_message(dlq_id))

@@ -12,6 +12,7 @@ import httpx
 from duetime.client import calls, models
 from duetime.client.errors import UnreachableError, read_answer
 from duetime.client.filters import DlqFilter, MessageFilter
+from duetime.client.paging import every
 from duetime.client.settings import bulk_body, connection, page_query
 
 T = TypeVar("T")
@@ -64,13 +65,7 @@ class Duetime:
 
     def iter_messages(self, selection: MessageFilter | None = None) -> Iterator[models.Message]:
         """Every message the filter selects, newest first, page after page."""
-        cursor: str | None = None
-        while True:
-            page = self.messages(selection, cursor=cursor)
-            yield from page.messages
-            if not page.cursor:
-                return
-            cursor = page.cursor
+        return every(lambda cursor: self.messages(selection, cursor=cursor))
 
     def message(self, message_id: str) -> models.Message:
         return self._run(calls.message(message_id))
@@ -105,15 +100,8 @@ class Duetime:
         return self._run(calls.dlq(page_query(selection, count, cursor)))
 
     def iter_dlq(self, selection: DlqFilter | None = None) -> Iterator[models.DlqMessage]:
-        """Every failed message the filter selects, newest first. A filtered page may be
-        short, even empty, before the end: only a page with no cursor ends the listing."""
-        cursor: str | None = None
-        while True:
-            page = self.dlq(selection, cursor=cursor)
-            yield from page.messages
-            if not page.cursor:
-                return
-            cursor = page.cursor
+        """Every failed message the filter selects, newest first, page after page."""
+        return every(lambda cursor: self.dlq(selection, cursor=cursor))
 
     def dlq_message(self, dlq_id: str) -> models.DlqMessage:
         return self._run(calls.dlq_message(dlq_id))

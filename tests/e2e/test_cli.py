@@ -419,11 +419,14 @@ def test_help_names_the_environment_variables_and_every_command() -> None:
 
 
 def test_the_async_client_raises_typed_errors(server: DuetimeTestServer) -> None:
-    asyncio.run(_async_client_calls(server))
+    pending = publish(server, "https://example.com/x", delay="1h")
+    asyncio.run(_async_client_calls(server, pending))
 
 
-async def _async_client_calls(server: DuetimeTestServer) -> None:
+async def _async_client_calls(server: DuetimeTestServer, pending: str) -> None:
     async with AsyncDuetime(server.url, server.token) as client:
+        assert [m.message_id async for m in client.iter_messages()] == [pending]
+        assert [m async for m in client.iter_dlq()] == []
         assert (await client.clock()).mode == "manual"
         switches = await client.kill_switch_on("url:https://api.example.com/", reason="down")
         assert [s.scope for s in switches] == ["url:https://api.example.com/"]
