@@ -5,8 +5,8 @@ delivered or failed, their rates, and the errors grouped with a sample of each."
 
 from __future__ import annotations
 
-from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,6 +22,7 @@ SAMPLE = 1000
 # Messages read, newest first, to find the attempts of a window: a bound on one request's
 # work. The answer says when it was reached (`windowComplete: false`).
 WINDOW_SCAN = 5000
+PAGE = 500  # messages decoded at once
 DEFAULT_WINDOW = timedelta(hours=1)
 MAX_WINDOW = timedelta(days=30)
 ATTEMPTS = frozenset({EventState.DELIVERED, EventState.ERROR, EventState.FAILED})
@@ -36,10 +37,63 @@ def parse_window(text: str | None) -> timedelta:
     return window
 
 
-@dataclass(frozen=True)
-class _Attempt:
-    message: Message
+@dataclass
+class _ErrorGroup:
+    count: int
+    newest: Message
     event: Event
+
+
+@dataclass
+class _WindowTally:
+    """The window's figures, counted one page at a time: a summary holds one page of messages
+    at once, not the up to WINDOW_SCAN it reads (a poll of thousands of documents at a time
+    is what grew the dev server's memory, one high-water mark after another)."""
+
+    since: datetime
+    attempts: int = 0
+    delivered: int = 0
+    dead_lettered: int = 0
+    errors: dict[str, _ErrorGroup] = field(default_factory=dict)
+
+    def add(self, message: Message) -> None:
+        for event in message.events:
+            if event.state not in ATTEMPTS or event.at < self.since:
+                continue
+            self.attempts += 1
+            if event.state is EventState.DELIVERED:
+                self.delivered += 1
+                continue
+            if event.state is EventState.FAILED:
+                self.dead_lettered += 1
+            error = _error_of(event)
+            group = self.errors.get(error)
+            if group is None:
+                self.errors[error] = _ErrorGroup(1, message, event)
+                continue
+            group.count += 1
+            if event.at > group.event.at:
+                group.newest, group.event = message, event
+
+    def figures(self, *, until: datetime, complete: bool) -> dict[str, Any]:
+        total = self.attempts
+        failures = total - self.delivered
+        # Most frequent first; equal counts keep the order the scan first met them in.
+        groups = sorted(self.errors.items(), key=lambda item: -item[1].count)
+        return {
+            "window": {"from": to_ms(self.since), "to": to_ms(until)},
+            "windowComplete": complete,
+            "attempts": total,
+            "delivered": self.delivered,
+            "failedAttempts": failures,
+            "deadLettered": self.dead_lettered,
+            "successRate": round(self.delivered / total, 4) if total else None,
+            "failureRate": round(failures / total, 4) if total else None,
+            "errors": [
+                {"error": error, "count": g.count, "sample": _sample(g.newest, g.event)}
+                for error, g in groups
+            ],
+        }
 
 
 @dataclass
@@ -55,60 +109,41 @@ class Stats:
             t for t in self.scan.overdue(before=now - GRACE, limit=SAMPLE) if t.kind == MESSAGE
         ]
         failed_ids = self.store.newest(Listing.DLQ, cursor=None, count=SAMPLE).ids
-        failed = self.store.get_many(failed_ids)
-        pending = self.store.get_many(pending_ids[:SAMPLE])
-        sample = pending + failed
-        attempts, complete = self._attempts(since=now - window)
+        sampled, retried = 0, 0
+        for message in self._each(failed_ids + pending_ids[:SAMPLE]):
+            sampled += 1
+            retried += message.retried
+        tally = _WindowTally(since=now - window)
+        complete = self._scan_window(tally)
         return {
             "scheduled": len(pending_ids),
             "overdue": len(overdue),
             "failed": len(failed_ids),
-            "averageRetries": round(sum(m.retried for m in sample) / len(sample), 2)
-            if sample
-            else 0.0,
-            "sampled": len(sample),
-            **_window_figures(attempts, since=now - window, until=now, complete=complete),
+            "averageRetries": round(retried / sampled, 2) if sampled else 0.0,
+            "sampled": sampled,
+            **tally.figures(until=now, complete=complete),
         }
 
-    def _attempts(self, *, since: datetime) -> tuple[list[_Attempt], bool]:
-        """Attempts that ended in the window. The log lists messages newest created first and
-        a message lives at most its delay plus its retries, so the scan cannot stop at the
-        window's start: it reads up to WINDOW_SCAN messages and says whether it saw them all."""
-        found: list[_Attempt] = []
+    def _each(self, message_ids: list[str]) -> Iterator[Message]:
+        for start in range(0, len(message_ids), PAGE):
+            yield from self.store.get_many(message_ids[start : start + PAGE])
+
+    def _scan_window(self, tally: _WindowTally) -> bool:
+        """Count the attempts that ended in the window; True when every message was read. The
+        log lists messages newest created first and a message lives at most its delay plus its
+        retries, so the scan cannot stop at the window's start: it reads up to WINDOW_SCAN
+        messages and says whether it saw them all."""
         cursor: str | None = None
         read = 0
         while read < WINDOW_SCAN:
-            page = self.store.newest(Listing.LOG, cursor=cursor, count=min(500, WINDOW_SCAN))
+            page = self.store.newest(Listing.LOG, cursor=cursor, count=PAGE)
             read += len(page.ids)
             for message in self.store.get_many(page.ids):
-                found.extend(
-                    _Attempt(message, e)
-                    for e in message.events
-                    if e.state in ATTEMPTS and e.at >= since
-                )
+                tally.add(message)
             if page.cursor is None:
-                return found, True
+                return True
             cursor = page.cursor
-        return found, False
-
-
-def _window_figures(
-    attempts: list[_Attempt], *, since: datetime, until: datetime, complete: bool
-) -> dict[str, Any]:
-    delivered = sum(1 for a in attempts if a.event.state is EventState.DELIVERED)
-    failures = [a for a in attempts if a.event.state is not EventState.DELIVERED]
-    total = len(attempts)
-    return {
-        "window": {"from": to_ms(since), "to": to_ms(until)},
-        "windowComplete": complete,
-        "attempts": total,
-        "delivered": delivered,
-        "failedAttempts": len(failures),
-        "deadLettered": sum(1 for a in failures if a.event.state is EventState.FAILED),
-        "successRate": round(delivered / total, 4) if total else None,
-        "failureRate": round(len(failures) / total, 4) if total else None,
-        "errors": _grouped(failures),
-    }
+        return False
 
 
 def _error_of(event: Event) -> str:
@@ -119,25 +154,10 @@ def _error_of(event: Event) -> str:
     return "unknown"
 
 
-def _grouped(failures: list[_Attempt]) -> list[dict[str, Any]]:
-    """One line per distinct error, most frequent first, with its newest attempt as sample."""
-    counts = Counter(_error_of(a.event) for a in failures)
-    newest: dict[str, _Attempt] = {}
-    for attempt in failures:
-        key = _error_of(attempt.event)
-        if key not in newest or attempt.event.at > newest[key].event.at:
-            newest[key] = attempt
-    return [
-        {"error": error, "count": count, "sample": _sample(newest[error])}
-        for error, count in counts.most_common()
-    ]
-
-
-def _sample(attempt: _Attempt) -> dict[str, Any]:
-    event = attempt.event
+def _sample(message: Message, event: Event) -> dict[str, Any]:
     sample: dict[str, Any] = {
-        "messageId": attempt.message.message_id,
-        "url": attempt.message.url,
+        "messageId": message.message_id,
+        "url": message.url,
         "time": to_ms(event.at),
         "retried": event.attempt,
     }
