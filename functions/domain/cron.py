@@ -23,12 +23,14 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from functools import cache
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, available_timezones
-
-from croniter import CroniterBadDateError, CroniterError, croniter
 
 from functions.domain.clock import require_utc
 from functions.domain.errors import ValidationError
+
+if TYPE_CHECKING:
+    from croniter import croniter
 
 FIELD = "Upstash-Cron"
 _NAMES = ("minute", "hour", "day-of-month", "month", "day-of-week")
@@ -113,6 +115,8 @@ def _check_fields(fields: list[str]) -> None:
             f"must have exactly 5 fields (minute hour day-of-month month day-of-week), "
             f"got {len(fields)}; seconds and years are not supported"
         )
+    from croniter import croniter  # noqa: PLC0415 - see _iterator
+
     for i, field in enumerate(fields):
         alone = " ".join(field if j == i else "*" for j in range(5))
         try:
@@ -136,6 +140,8 @@ def _instant(wall: datetime, zone: tzinfo) -> datetime:
 
 def _next(it: croniter[datetime], zone: tzinfo, after: datetime) -> datetime | None:
     """The earliest fire instant strictly after `after` (UTC), or None if croniter gives up."""
+    from croniter import CroniterBadDateError  # noqa: PLC0415 - see CronSpec._iterator
+
     # Start one DST shift early so skipped wall times just behind `after` are seen.
     start = after + min(_offset(zone, after - _DAY), _offset(zone, after))
     it.set_current(start.replace(tzinfo=None))
@@ -167,6 +173,8 @@ class CronSpec:
         fields = self.expression.split()
         _check_fields(fields)
         object.__setattr__(self, "expression", " ".join(fields))
+        from croniter import CroniterError  # noqa: PLC0415 - see _iterator
+
         try:  # a schedule that can never fire, such as 31 February, is a caller error
             self._iterator().get_next()
         except CroniterError as exc:
@@ -187,6 +195,10 @@ class CronSpec:
         return cls(rest, zone)
 
     def _iterator(self) -> croniter[datetime]:
+        # croniter loads at the first cron parsed, not at every cold start: most invocations
+        # of the schedule and dispatch functions never read one.
+        from croniter import croniter  # noqa: PLC0415
+
         # Naive wall times: croniter does plain calendar arithmetic, we handle DST.
         return croniter(_for_croniter(self.expression), _WALL_EPOCH, datetime)
 

@@ -8,11 +8,12 @@ import hmac
 import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-
-import jwt
-from standardwebhooks import Webhook
+from typing import TYPE_CHECKING
 
 from functions.domain.clock import Clock, from_unix_seconds, require_utc, to_ms
+
+if TYPE_CHECKING:
+    from standardwebhooks import Webhook
 
 JWT_TTL_SECONDS = 300
 # After a rotation the old current key still signs the Standard Webhooks header this long, so a
@@ -114,6 +115,10 @@ class Signer:
             "jti": "jwt_" + secrets.token_hex(12),
             "body": body_digest(body),
         }
+        # Imported at the first signature, not at cold start: the schedule function never
+        # signs, and the dispatch function signs only once it has something to deliver.
+        import jwt  # noqa: PLC0415
+
         return jwt.encode(claims, self._keys.current, algorithm="HS256")
 
     def webhook_signature(self, *, message_id: str, body: bytes, now: datetime) -> str:
@@ -139,6 +144,8 @@ class Signer:
 
     def _webhook(self, key: str) -> Webhook:
         if key not in self._webhook_cache:
+            from standardwebhooks import Webhook  # noqa: PLC0415 - at the first signature, as jwt
+
             self._webhook_cache[key] = Webhook(webhook_secret(key))
         return self._webhook_cache[key]
 
