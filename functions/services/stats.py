@@ -40,8 +40,8 @@ def parse_window(text: str | None) -> timedelta:
 @dataclass
 class _ErrorGroup:
     count: int
-    newest: Message
-    event: Event
+    newest_at: datetime
+    sample: dict[str, Any]  # of the newest attempt: small, where a whole message is not
 
 
 @dataclass
@@ -69,11 +69,11 @@ class _WindowTally:
             error = _error_of(event)
             group = self.errors.get(error)
             if group is None:
-                self.errors[error] = _ErrorGroup(1, message, event)
+                self.errors[error] = _ErrorGroup(1, event.at, _sample(message, event))
                 continue
             group.count += 1
-            if event.at > group.event.at:
-                group.newest, group.event = message, event
+            if event.at > group.newest_at:
+                group.newest_at, group.sample = event.at, _sample(message, event)
 
     def figures(self, *, until: datetime, complete: bool) -> dict[str, Any]:
         total = self.attempts
@@ -90,8 +90,7 @@ class _WindowTally:
             "successRate": round(self.delivered / total, 4) if total else None,
             "failureRate": round(failures / total, 4) if total else None,
             "errors": [
-                {"error": error, "count": g.count, "sample": _sample(g.newest, g.event)}
-                for error, g in groups
+                {"error": error, "count": g.count, "sample": g.sample} for error, g in groups
             ],
         }
 
