@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -111,3 +112,27 @@ def test_stop_returns_with_timers_still_armed(fired: Fired) -> None:
     heap.stop()
     assert fired.payloads == []
     assert heap.pending() == 1
+
+
+def _workers_alive(name: str) -> int:
+    return sum(1 for t in threading.enumerate() if t.name.startswith(f"{name}_") and t.is_alive())
+
+
+def test_every_worker_runs_from_the_start_and_all_leave_on_stop() -> None:
+    """A pool that grew a thread whenever a burst found none idle would keep growing, an
+    allocator arena per thread, for hours."""
+    together = threading.Barrier(5)
+    heap = LocalTimers(workers=4, name="fixedpool")
+    heap.start(lambda _payload: together.wait(timeout=5))
+    try:
+        assert _workers_alive("fixedpool") == 4  # nothing armed yet
+        now = utc_now()
+        for n in range(4):
+            heap.arm(TimerPayload(f"busy-{n}", now), now=now)
+        together.wait(timeout=5)  # the four targets ran at the same time
+    finally:
+        heap.stop()
+    deadline = time.monotonic() + 2
+    while _workers_alive("fixedpool") and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert _workers_alive("fixedpool") == 0

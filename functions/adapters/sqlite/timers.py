@@ -7,15 +7,20 @@ a failed message visible again.
 
 Under a manual clock (time travel) nothing falls due until the clock moves: `wake` tells the
 loop it did, `next_due` and `settle` let the mover step from one due time to the next.
+
+The workers are started with the loop, all of them, rather than by ThreadPoolExecutor's
+lazy growth: a pool that adds a thread whenever a burst finds none idle keeps growing for
+hours on a long-running server, and each new thread brings its own allocator arena.
 """
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
+import queue
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 from functions.domain import timeouts
@@ -40,7 +45,11 @@ class LocalTimers:
         self._armed: set[Key] = set()
         self._order = itertools.count()
         self._wakeup = threading.Condition()
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
+        self._queue: queue.SimpleQueue[TimerPayload | None] = queue.SimpleQueue()
+        self._workers = [
+            threading.Thread(target=self._work, name=f"{name}_{n}", daemon=True)
+            for n in range(workers)
+        ]
         self._target: Callable[[TimerPayload], object] | None = None
         self._stopped = False
         self._in_flight = 0  # taken from the heap, target not yet returned
@@ -62,6 +71,8 @@ class LocalTimers:
     # --- running ----------------------------------------------------------------------------
     def start(self, target: Callable[[TimerPayload], object]) -> None:
         self._target = target
+        for worker in self._workers:
+            worker.start()
         self._thread.start()
 
     def stop(self) -> None:
@@ -70,7 +81,13 @@ class LocalTimers:
             self._wakeup.notify_all()
         if self._thread.is_alive():
             self._thread.join(timeout=2)
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        # What is queued but not started is dropped: its timer is in storage, and the
+        # recover sweep or the next start arms it again.
+        with contextlib.suppress(queue.Empty):
+            while True:
+                self._queue.get_nowait()
+        for _ in self._workers:
+            self._queue.put(None)
 
     def pending(self) -> int:
         with self._wakeup:
@@ -128,7 +145,11 @@ class LocalTimers:
                 self._in_flight += len(due)
                 self._fired += len(due)
             for payload in due:
-                self._pool.submit(self._fire, payload)
+                self._queue.put(payload)
+
+    def _work(self) -> None:
+        while (payload := self._queue.get()) is not None:
+            self._fire(payload)
 
     def _take_due(self) -> list[TimerPayload]:
         now = self._clock()
