@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from functions.adapters.sqlite.db import DatabaseOpenError
 from functions.domain.signing import SigningKeys
+from functions.local.allocator import limit_malloc_arenas
 
 if TYPE_CHECKING:
     from functions.local.devserver import DevServer
@@ -73,6 +74,7 @@ def _dev(args: argparse.Namespace) -> int:
     from functions.local import console  # noqa: PLC0415 - imports the logger: after --help
     from functions.observability import logger  # noqa: PLC0415
 
+    limit_malloc_arenas()  # before any of the server's threads exist
     console.install()
     if args.quiet:
         logger.setLevel("WARNING")
