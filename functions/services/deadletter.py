@@ -88,22 +88,22 @@ class DeadLetters:
     ) -> tuple[list[str], str | None]:
         """Retry up to `count` failed messages the filter selects; the new ids, and a cursor."""
         messages, cursor = self._select(cursor=cursor, count=count, selection=selection)
-        return [self.retry(m.message_id) for m in messages], cursor
+        return [self._republish(m) for m in messages], cursor
 
     def retry_many(self, dlq_ids: list[str]) -> list[str]:
-        """Retry each id; all or none: an id not in the DLQ is a 404 naming it, raised
-        before any is retried, so a refused request publishes nothing."""
-        missing = [dlq_id for dlq_id in dlq_ids if not self._in_dlq(dlq_id)]
+        """Retry each id once (an id named twice is one retry); all or none: an id not in
+        the DLQ is a 404 naming it, raised before any is retried, so a refused request
+        publishes nothing."""
+        found: dict[str, Message] = {}
+        missing: list[str] = []
+        for dlq_id in dict.fromkeys(dlq_ids):
+            try:
+                found[dlq_id] = self.store.in_dlq(dlq_id)
+            except NotFoundError:
+                missing.append(dlq_id)
         if missing:
             raise NotFoundError(f"not in the dlq: {', '.join(missing)}")
-        return [self.retry(dlq_id) for dlq_id in dlq_ids]
-
-    def _in_dlq(self, dlq_id: str) -> bool:
-        try:
-            self.store.in_dlq(dlq_id)
-        except NotFoundError:
-            return False
-        return True
+        return [self._republish(failed) for failed in found.values()]
 
     def get(self, dlq_id: str) -> dict[str, Any]:
         return dlq_view(self.store.in_dlq(dlq_id))
@@ -116,8 +116,11 @@ class DeadLetters:
         return sum(1 for dlq_id in dlq_ids if self.store.remove_from_dlq(dlq_id))
 
     def retry(self, dlq_id: str) -> str:
-        """Publish the failed request again as a new message, then take it out of the DLQ."""
-        failed = self.store.in_dlq(dlq_id)
+        return self._republish(self.store.in_dlq(dlq_id))
+
+    def _republish(self, failed: Message) -> str:
+        """Publish the failed request again as a new message, then take it out of the DLQ
+        (in that order: a crash between the two leaves it in the DLQ, never lost)."""
         now = self.clock()
         again = replace(
             failed,
@@ -131,5 +134,5 @@ class DeadLetters:
             events=(),
         )
         self.enqueue(again)
-        self.store.remove_from_dlq(dlq_id)
+        self.store.remove_from_dlq(failed.message_id)
         return again.message_id

@@ -263,6 +263,21 @@ def test_dlq_get_delete_bulk_delete_and_retry(aws: Aws) -> None:
     assert call("DELETE", "/v2/dlq", token=aws.token).status == 400
 
 
+def test_an_id_named_twice_in_one_dlq_retry_is_retried_once(aws: Aws) -> None:
+    with Receiver(lambda _, __: Reply(status=500)) as down:
+        (failed,) = _dead(aws, down.url(), 1)
+    retried = call(
+        "POST", "/v2/dlq/retry", token=aws.token, body=json.dumps({"dlqIds": [failed, failed]})
+    )
+    assert retried.status == 200
+    (response,) = retried.json["responses"]
+    assert call("GET", f"/v2/messages/{response['messageId']}", token=aws.token).status == 200
+    assert call("GET", "/v2/dlq", token=aws.token).json["messages"] == []
+    # Nothing else was published: the message log holds the failed one and its retry only.
+    listed = call("GET", "/v2/messages", token=aws.token).json["messages"]
+    assert sorted(m["messageId"] for m in listed) == sorted([failed, response["messageId"]])
+
+
 def test_dlq_filters_and_cursor(aws: Aws) -> None:
     with Receiver(lambda _, __: Reply(status=503)) as down:
         ids = _dead(aws, down.url(), 5)
