@@ -75,6 +75,7 @@ from functions.local.lambda_context import LocalContext
 from functions.local.pump import EVENTBRIDGE_JITTER_SECONDS, parse_at_expression, sqs_event
 from functions.local.resources import ACCOUNT, REGION, LocalResources, fake_credentials, provision
 from functions.observability import logger as duetime_logger
+from functions.services.transport import LazyTransport
 from tests.helpers.events import http_event
 from tests.helpers.receiver import Received, Receiver, Reply
 
@@ -681,7 +682,7 @@ class TimedTransport(httpx.BaseTransport):
     """The delivery transport, timed (the destination's wait is modelled, not measured)."""
 
     def __init__(self, meter: Meter) -> None:
-        self._inner = httpx.HTTPTransport()
+        self._inner = LazyTransport()  # a transport per request in flight, as deployed
         self._meter = meter
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:

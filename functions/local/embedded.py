@@ -8,8 +8,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import ThreadingHTTPServer
 
-import httpx
-
 from functions import wiring
 from functions.adapters.sqlite import (
     Database,
@@ -27,6 +25,7 @@ from functions.local.defaults import DEV_PORT, DEV_SIGNING_KEYS, DEV_TOKEN
 from functions.local.gateway import serve
 from functions.local.pump import Periodic
 from functions.local.timetravel import ManualClock, TimeTravel
+from functions.services.transport import LazyTransport
 
 # Far enough ahead to include every armed wake-up when resuming a database.
 _EVERYTHING = datetime(9999, 1, 1, tzinfo=UTC)
@@ -85,11 +84,7 @@ class EmbeddedServer:
         db = open_database(self.db_path)
         timers = LocalTimers(workers=self.workers, clock=clock)
         adapters = sqlite_adapters(db, timers=timers, keys=self.keys, tokens=(self.token,))
-        client = httpx.HTTPTransport(
-            limits=httpx.Limits(
-                max_connections=self.workers * 2, max_keepalive_connections=self.workers
-            )
-        )
+        client = LazyTransport()  # a transport per request in flight (its docstring)
         settings = Settings(dev_mode=True, allowed_hosts=self.allowed_hosts)
         graph = wiring.build(
             settings, adapters, http=client, clock=clock, wall_clock=utc_now if manual else None

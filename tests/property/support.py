@@ -19,6 +19,7 @@ from functions.domain.clock import to_ms
 from functions.domain.errors import DuetimeError
 from functions.domain.timers import TimerPayload
 from functions.ports import TimerPort
+from functions.services.transport import LazyTransport
 
 PROFILE = "duetime-property"
 # DUETIME_PROPERTY_SCALE=10 runs ten times as many examples everywhere (a deeper local run).
@@ -87,7 +88,7 @@ class ToLoopback(httpx.BaseTransport):
 
     def __init__(self, port: int) -> None:
         self._port = port
-        self._inner = httpx.HTTPTransport()
+        self._inner = LazyTransport()  # a transport per request in flight, as deployed
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         request.url = request.url.copy_with(scheme="http", host="127.0.0.1", port=self._port)
