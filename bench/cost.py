@@ -1,6 +1,7 @@
 """A counted cost model: every AWS request duetime makes per delivered message, priced.
 
     .venv/bin/python -m bench.cost [--messages N] [--per-month M] [--destination-ms MS]
+        [--due-now invoke|queue]
 
 The real handlers run on moto in process (mock_aws), against a real HTTP receiver on
 127.0.0.1, under a virtual clock: SQS delays and visibility (moto's own clock is replaced by
@@ -9,6 +10,8 @@ the same hand-moved time, so an hour-long delay costs no wall time. What AWS doe
 functions is emulated and counted as AWS would bill it:
 
 - the front door: one API Gateway HTTP API request per API call (none with a function URL);
+- Lambda's asynchronous Invoke, which the API function uses for a delivery due now: the
+  event becomes one `dispatch` invocation (billed as that invocation, no request on top);
 - the Lambda SQS event source mapping (ESM): one ReceiveMessage per batch (batch size from
   infra/) and one DeleteMessageBatch for the records that succeeded; idle long polling is a
   fixed monthly cost, stated as an assumption and not counted per message;
@@ -57,14 +60,17 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import boto3
 import botocore.session
 import httpx
+from botocore.awsrequest import AWSResponse
+from botocore.compat import HTTPHeaders
 from moto import mock_aws
 
 from functions import wiring
-from functions.adapters.aws import aws_adapters
+from functions.adapters.aws import aws_adapters, clients
 from functions.adapters.aws.schema import table_definition
 from functions.config import Settings
 from functions.domain import timeouts
@@ -156,7 +162,13 @@ def infra_facts() -> InfraFacts:
 # measured here is scaled by that share (this machine's core taken as equal to a Graviton one).
 FULL_VCPU_MB = 1769
 # p50 latency of one call from a Lambda in the same region (an assumption, not measured here).
-CALL_MS = {"dynamodb": 5.0, "sqs": 10.0, "scheduler": 25.0, "secretsmanager": 25.0}
+CALL_MS = {
+    "dynamodb": 5.0,
+    "sqs": 10.0,
+    "scheduler": 25.0,
+    "secretsmanager": 25.0,
+    "lambda": 15.0,  # an asynchronous Invoke: queued and answered 202
+}
 TRANSACTION_MS = 10.0
 # START, END and REPORT lines Lambda writes for every invocation (bytes, approximate).
 PLATFORM_LOG_BYTES = 330
@@ -703,6 +715,9 @@ class Options:
     destination_ms: float
     body_bytes: int
     seed: int
+    # How `schedule` starts a delivery that is due now: an asynchronous Invoke of `dispatch`
+    # (as infra/ deploys it) or a message on the delivery queue (before issue 13).
+    due_now: str = "invoke"
 
     @property
     def interval(self) -> timedelta:
@@ -711,6 +726,7 @@ class Options:
 
 
 FUNCTIONS = ("schedule", "dispatch", "step", "recover")
+DISPATCH_FUNCTION = "duetime-dispatch"
 HANDLERS: dict[str, Callable[[dict[str, Any], Any], dict[str, Any]]] = {
     "schedule": schedule.handler,
     "dispatch": dispatch.handler,
@@ -740,6 +756,11 @@ class Deployment:
         environment["DUETIME_TOKEN_SECRET_ID"] = token_secret["ARN"]
         settings = Settings.from_env(environment)
         self.graphs = {name: self._graph(settings) for name in FUNCTIONS}
+        if options.due_now == "invoke":
+            # infra/ gives only the API function the dispatch function's name.
+            self.graphs["schedule"] = self._graph(
+                Settings.from_env({**environment, "DUETIME_DISPATCH_FUNCTION": DISPATCH_FUNCTION})
+            )
         self.sqs = boto3.client("sqs", region_name=REGION)
         self.scheduler = boto3.client("scheduler", region_name=REGION)
         for handler in logging.getLogger(duetime_logger.service).handlers:
@@ -875,9 +896,33 @@ class Platform:
         self.batches: Counter[int] = Counter()
         self._rng = random.Random(deployment.options.seed)
         self.meter.observers.append(self._observe)
+        self.invoked = 0
+        clients.session().register("before-call.lambda.Invoke", self._invoke_async)
         from moto.sqs.models import sqs_backends  # noqa: PLC0415
 
         self._sqs_backend = sqs_backends[ACCOUNT][REGION]
+
+    def _invoke_async(self, **kwargs: Any) -> Any:
+        """Lambda's asynchronous Invoke (moto runs functions only in Docker): the answer is
+        returned from botocore's before-call, so nothing reaches moto, and the event runs as
+        its own `dispatch` invocation once the caller's has ended. Lambda bills the invocation
+        (counted by Deployment.invoke), not the Invoke request on top."""
+        params: dict[str, Any] = kwargs["params"]
+        if params["headers"].get("X-Amz-Invocation-Type") != "Event":
+            raise NotImplementedError("bench.cost emulates only asynchronous invokes")
+        if DISPATCH_FUNCTION not in unquote(str(params["url_path"])):
+            raise NotImplementedError(f"bench.cost invokes only {DISPATCH_FUNCTION}")
+        event = json.loads(params["body"])
+        invocation = self.meter.invocation
+        if invocation is not None:
+            invocation.modelled_call_ms += CALL_MS["lambda"]
+        self.invoked += 1
+        self.at(self.clock(), lambda: self._dispatch_invoked(event))
+        http = AWSResponse(params["url"], 202, HTTPHeaders(), None)
+        return http, {"StatusCode": 202, "ResponseMetadata": {"HTTPStatusCode": 202}}
+
+    def _dispatch_invoked(self, event: dict[str, Any]) -> None:
+        self.d.invoke("dispatch", event)
 
     def _observe(self, service: str, operation: str, params: dict[str, Any], ok: bool) -> None:
         if service != "scheduler" or not ok:
@@ -1484,6 +1529,13 @@ class Report:
             f"transaction), SQS {CALL_MS['sqs']:g} ms, Scheduler {CALL_MS['scheduler']:g} ms, "
             f"Secrets Manager {CALL_MS['secretsmanager']:g} ms, + {o.destination_ms:g} ms per HTTP "
             "delivery (the destination's answer) - assumptions, not measurements.",
+            "Due now: "
+            + (
+                "the API function starts `dispatch` by an asynchronous Lambda Invoke (infra/), "
+                "billed as the dispatch invocation; delays go by SQS."
+                if o.due_now == "invoke"
+                else "by the delivery queue, as before issue 13 (--due-now queue)."
+            ),
             f"SQS event source (infra/): batch size {infra.sqs_batch_size}, batching window "
             f"{infra.batching_window_s} s; one ReceiveMessage per batch and one DeleteMessageBatch "
             "for its successes. Idle long polling: a fixed cost (below).",
@@ -1854,14 +1906,21 @@ def main() -> None:
     )
     parser.add_argument("--body-bytes", type=int, default=256, help="message body size")
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument(
+        "--due-now",
+        choices=("invoke", "queue"),
+        default="invoke",
+        help="how the API starts a delivery due now: async Invoke (deployed) or SQS (before)",
+    )
     args = parser.parse_args()
     options = Options(
-        args.messages, args.per_month, args.destination_ms, args.body_bytes, args.seed
+        args.messages, args.per_month, args.destination_ms, args.body_bytes, args.seed, args.due_now
     )
     lines, result = run(options)
     print("\n".join(lines))
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "cost.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
+    name = "cost.json" if options.due_now == "invoke" else f"cost-due-now-{options.due_now}.json"
+    (RESULTS / name).write_text(json.dumps(result, indent=2, default=str) + "\n")
     cheapest = result[result["cheapest_front_door"]]
     sys.stdout.write(
         json.dumps(

@@ -24,6 +24,9 @@ class Settings:
     step_queue_arn: str | None = None
     schedule_group: str = ""
     scheduler_role_arn: str = ""
+    # When set, delivery timers due now start this function by an asynchronous Invoke instead
+    # of a queue message (the `schedule` function's setting on AWS; issue 13).
+    dispatch_function: str | None = None
     signing_keys_secret_id: str = ""
     token_secret_id: str | None = None
     # sha256 hex digests of API tokens, comma-separated in the environment.
@@ -59,6 +62,7 @@ class Settings:
             step_queue_arn=e.get("DUETIME_STEP_QUEUE_ARN") or None,
             schedule_group=e.get("DUETIME_SCHEDULE_GROUP", ""),
             scheduler_role_arn=e.get("DUETIME_SCHEDULER_ROLE_ARN", ""),
+            dispatch_function=e.get("DUETIME_DISPATCH_FUNCTION") or None,
             signing_keys_secret_id=e.get("DUETIME_SIGNING_KEYS_SECRET_ID", ""),
             token_secret_id=e.get("DUETIME_TOKEN_SECRET_ID") or None,
             token_sha256=hashes,

@@ -1,6 +1,7 @@
 """The four duetime functions, each with its own role holding only what it uses.
 
-schedule  HTTP API (publish, messages, keys)   table RW, both queues, scheduler, both secrets
+schedule  HTTP API (publish, messages, keys)   table RW, both queues, scheduler, both secrets,
+                                               invokes dispatch for timers due now
 dispatch  delivery queue consumer              table RW, delivery queue, scheduler, signing
 step      step queue consumer (flows)          table RW, both queues, scheduler, signing
 recover   every minute (RecoveryClock)         table RW, both queues, scheduler, signing
@@ -16,6 +17,7 @@ from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
@@ -97,6 +99,8 @@ class DuetimeFunctions(Construct):
             retry_attempts=0,
         )
 
+        self._invoke_dispatch_for_timers_due_now(timers)
+
         for consumer, source in (
             (self.dispatch, timers.delivery_queue),
             (self.step, timers.step_queue),
@@ -127,6 +131,24 @@ class DuetimeFunctions(Construct):
         # Only the API authenticates callers, and only it rotates the signing keys.
         secrets.api_token.grant_read(self.schedule)
         secrets.signing_keys.grant_write(self.schedule)
+
+    def _invoke_dispatch_for_timers_due_now(self, timers: Timers) -> None:
+        """The API starts `dispatch` directly for a message due now: one request where the
+        delivery queue takes three (functions/adapters/aws/invoke.py; docs/cost.md). Lambda
+        retries a failed invocation twice; then its record goes to the delivery queue, whose
+        consumer reads the timer out of it. Only `schedule` invokes: `dispatch` naming itself
+        would be a circular reference, and its re-arms are never due at once."""
+        self.schedule.add_environment("DUETIME_DISPATCH_FUNCTION", self.dispatch.function_name)
+        self.schedule.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["lambda:InvokeFunction"], resources=[self.dispatch.function_arn]
+            )
+        )
+        self.dispatch.configure_async_invoke(
+            retry_attempts=2,
+            max_event_age=Duration.hours(6),
+            on_failure=destinations.SqsDestination(timers.delivery_queue),
+        )
 
     @property
     def all(self) -> dict[str, lambda_.Function]:

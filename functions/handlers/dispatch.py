@@ -1,4 +1,5 @@
-"""`dispatch`: SQS-triggered; each record is a fired timer of a message or schedule."""
+"""`dispatch`: SQS-triggered, each record a fired timer of a message or schedule; or invoked
+asynchronously with one timer that is due now."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions import wiring
 from functions.domain.timers import TimerPayload
-from functions.handlers.timer_batch import process
+from functions.handlers.timer_batch import process, process_one
 from functions.observability import logger, metrics
 
 
@@ -19,4 +20,6 @@ def _handle(payload: TimerPayload) -> str:
 @metrics.log_metrics
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if "Records" not in event:
+        return process_one(event, handle=_handle, metric_prefix="timer")
     return process(event, context, handle=_handle, metric_prefix="timer")

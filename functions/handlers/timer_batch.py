@@ -1,9 +1,11 @@
 """What `dispatch` and `step` share: an SQS batch of fired timers, processed side by side,
-with partial batch failures so SQS retries only the records that raised."""
+with partial batch failures so SQS retries only the records that raised. `dispatch` is also
+invoked directly with one timer (`process_one`)."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -33,7 +35,7 @@ def process(
 
     def one(body: str) -> str:
         try:
-            payload = TimerPayload.from_json(body)
+            payload = TimerPayload.from_json(_unwrapped(body))
         except ValidationError:
             # Retrying cannot fix a malformed payload: log it and drop it.
             logger.exception("dropping malformed timer")
@@ -58,3 +60,33 @@ def process(
             event=event, record_handler=record_handler, processor=processor, context=context
         )
     return dict(response)
+
+
+def process_one(
+    event: dict[str, Any], *, handle: Callable[[TimerPayload], str], metric_prefix: str
+) -> dict[str, Any]:
+    """One timer invoked directly (an asynchronous Invoke). An exception propagates, so Lambda
+    retries the invocation and then sends it to the on-failure destination; a malformed timer
+    is dropped, as in a batch."""
+    try:
+        payload = TimerPayload.from_json(json.dumps(event))
+    except ValidationError:
+        logger.exception("dropping malformed timer")
+        outcome = "malformed"
+    else:
+        outcome = handle(payload)
+    metrics.add_metric(name=f"{metric_prefix}_{outcome}", unit=MetricUnit.Count, value=1)
+    return {"outcome": outcome}
+
+
+def _unwrapped(body: str) -> str:
+    """A direct invocation whose retries ran out reaches the queue as Lambda's destination
+    record; the timer is its `requestPayload`."""
+    if '"requestPayload"' not in body:
+        return body
+    try:
+        record = json.loads(body)
+    except ValueError:
+        return body
+    inner = record.get("requestPayload") if isinstance(record, dict) else None
+    return json.dumps(inner) if isinstance(inner, dict) else body

@@ -19,8 +19,11 @@ from functions.local import console, moto_atomic, moto_speed
 from functions.local.banner import banner
 from functions.local.defaults import DEV_PORT, DEV_SIGNING_KEYS, DEV_TOKEN
 from functions.local.gateway import serve
+from functions.local.lambda_async import AsyncInvokeEmulator, EmulatedFunction
 from functions.local.pump import Periodic, QueuePump, SchedulerClock, invoke_every
 from functions.local.resources import REGION, LocalResources, fake_credentials, provision
+
+DISPATCH_FUNCTION = "duetime-dispatch"
 
 
 @dataclass
@@ -37,7 +40,9 @@ class DevServer:
     recover_every_seconds: float = 60.0
     resources: LocalResources | None = field(default=None, init=False)
     _http: ThreadingHTTPServer | None = field(default=None, init=False)
-    _parts: list[QueuePump | SchedulerClock | Periodic] = field(default_factory=list, init=False)
+    _parts: list[QueuePump | SchedulerClock | Periodic | AsyncInvokeEmulator] = field(
+        default_factory=list, init=False
+    )
 
     @property
     def url(self) -> str:
@@ -56,6 +61,8 @@ class DevServer:
         os.environ["DUETIME_SQS_HORIZON_SECONDS"] = str(self.sqs_horizon_seconds)
         os.environ["DUETIME_EVENTBRIDGE_LEAD_SECONDS"] = str(self.eventbridge_lead_seconds)
         os.environ["DUETIME_ALLOWED_HOSTS"] = ",".join(self.allowed_hosts)
+        # Timers due now invoke dispatch, as the deployed API does (emulated below).
+        os.environ["DUETIME_DISPATCH_FUNCTION"] = DISPATCH_FUNCTION
         settings = Settings.from_env()
         wiring.install(wiring.build(settings, aws_adapters(settings)))
         # Imported after the environment is set: handlers read it once, as on a cold start.
@@ -63,13 +70,23 @@ class DevServer:
 
         sqs = boto3.client("sqs", region_name=REGION)
         self._parts = [
+            AsyncInvokeEmulator(
+                functions={
+                    DISPATCH_FUNCTION: EmulatedFunction(
+                        handler=dispatch.handler, on_failure_queue_url=self.resources.queue_url
+                    )
+                },
+                sqs=sqs,
+                workers=self.workers,
+                retry_delay_seconds=1.0,
+            ),
             QueuePump(
                 sqs=sqs,
                 queue_url=self.resources.queue_url,
                 queue_arn=self.resources.queue_arn,
                 handler=dispatch.handler,
                 workers=self.workers,
-                function_name="duetime-dispatch",
+                function_name=DISPATCH_FUNCTION,
             ),
             QueuePump(
                 sqs=sqs,
@@ -115,6 +132,7 @@ class DevServer:
             part.stop()
         self._mock.stop()
         wiring.install(None)
+        os.environ.pop("DUETIME_DISPATCH_FUNCTION", None)
 
     def banner(self) -> str:
         return banner(

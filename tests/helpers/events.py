@@ -70,3 +70,18 @@ def sqs_event(bodies: list[str]) -> dict[str, Any]:
         record["body"] = body
         records.append(record)
     return {"Records": records}
+
+
+def invoke_event(message_id: str, due_at_ms: int = 0) -> dict[str, Any]:
+    """A direct asynchronous invocation of `dispatch`, based on events/dispatch_invoke.json."""
+    event = copy.deepcopy(_load("dispatch_invoke.json"))
+    event["id"] = message_id
+    event["dueAt"] = due_at_ms
+    return event
+
+
+def invoke_failure_record(message_id: str, due_at_ms: int = 0) -> str:
+    """The on-failure destination record of such an invocation, as an SQS body."""
+    record = copy.deepcopy(_load("invoke_failure_record.json"))
+    record["requestPayload"] = invoke_event(message_id, due_at_ms)
+    return json.dumps(record)

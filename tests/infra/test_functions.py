@@ -181,3 +181,28 @@ def test_function_roles_use_no_managed_policies_and_log_to_their_own_group(
         assert _allowed(each.role_statements(function_id), "logs:PutLogEvents") == {
             _ref({"Fn::GetAtt": [log_group_id, "Arn"]})
         }
+
+
+def test_only_the_api_invokes_dispatch_and_failed_invocations_reach_the_delivery_queue(
+    each: Deployment,
+) -> None:
+    dispatch_id, _ = each.function("dispatch")
+    dispatch_arn = _ref({"Fn::GetAtt": [dispatch_id, "Arn"]})
+    # The API function knows dispatch by name and may invoke exactly it; nothing else may
+    assert _environment(each, "schedule")["DUETIME_DISPATCH_FUNCTION"] == {"Ref": dispatch_id}
+    for handler in HANDLERS:
+        function_id, _ = each.function(handler)
+        invokable = _allowed(each.role_statements(function_id), "lambda:InvokeFunction")
+        assert invokable == ({dispatch_arn} if handler == "schedule" else set()), handler
+        if handler != "schedule":
+            assert "DUETIME_DISPATCH_FUNCTION" not in _environment(each, handler), handler
+    # Lambda retries twice, then the record goes to the queue dispatch consumes
+    (props,) = [
+        config["Properties"]
+        for config in each.resources("AWS::Lambda::EventInvokeConfig").values()
+        if config["Properties"]["FunctionName"] == {"Ref": dispatch_id}
+    ]
+    assert props["MaximumRetryAttempts"] == 2
+    assert props["MaximumEventAgeInSeconds"] == 6 * 3600
+    delivery = _ref(_environment(each, "schedule")["DUETIME_QUEUE_ARN"])
+    assert _ref(props["DestinationConfig"]["OnFailure"]["Destination"]) == delivery

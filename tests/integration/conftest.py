@@ -46,6 +46,8 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
         resources = provision(KEYS)
         for name, value in resources.environment(token=TOKEN).items():
             monkeypatch.setenv(name, value)
+        # Due-now timers go by the queue here, driven by hand; test_async_invoke.py sets it.
+        monkeypatch.delenv("DUETIME_DISPATCH_FUNCTION", raising=False)
         install_aws()
         yield Aws(resources=resources, token=TOKEN)
     wiring.install(None)

@@ -9,13 +9,14 @@ from typing import TYPE_CHECKING
 
 from functions.adapters.aws import clients
 from functions.adapters.aws.flows import FlowStore
+from functions.adapters.aws.invoke import AsyncInvoke
 from functions.adapters.aws.keys import SecretsKeys
 from functions.adapters.aws.killswitches import KillSwitchStore
 from functions.adapters.aws.messages import MessageStore
 from functions.adapters.aws.models import MODELS
 from functions.adapters.aws.queues import QueueStore
 from functions.adapters.aws.schedules import ScheduleStore
-from functions.adapters.aws.timers import TimerConfig, Timers
+from functions.adapters.aws.timers import Invoke, TimerConfig, Timers
 from functions.adapters.aws.topics import TopicStore
 from functions.domain.timers import STEP, TimerPayload
 from functions.ports import Adapters
@@ -44,7 +45,13 @@ def aws_adapters(settings: Settings) -> Adapters:
     messages = MessageStore(retention=retention, dlq_retention=retention)
     # One client per service, all from one botocore session (clients.py says why).
     made = _Clients(sqs=clients.sqs(settings.region), scheduler=clients.scheduler(settings.region))
-    timers = _timers(settings, made, settings.queue_url, settings.queue_arn)
+    # Only delivery timers may start `dispatch` directly; flow steps have their own function.
+    invoke = (
+        AsyncInvoke(function_name=settings.dispatch_function, region=settings.region)
+        if settings.dispatch_function
+        else None
+    )
+    timers = _timers(settings, made, settings.queue_url, settings.queue_arn, invoke=invoke)
     step_timers = _timers(
         settings,
         made,
@@ -77,10 +84,18 @@ class _Clients:
     scheduler: EventBridgeSchedulerClient
 
 
-def _timers(settings: Settings, clients: _Clients, queue_url: str, queue_arn: str) -> Timers:
+def _timers(
+    settings: Settings,
+    clients: _Clients,
+    queue_url: str,
+    queue_arn: str,
+    *,
+    invoke: Invoke | None = None,
+) -> Timers:
     return Timers(
         sqs=clients.sqs,
         scheduler=clients.scheduler,
+        invoke=invoke,
         config=TimerConfig(
             queue_url=queue_url,
             queue_arn=queue_arn,

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import botocore.session
 
 if TYPE_CHECKING:
+    from mypy_boto3_lambda import LambdaClient
     from mypy_boto3_scheduler import EventBridgeSchedulerClient
     from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sqs import SQSClient
@@ -19,12 +20,19 @@ _session: botocore.session.Session | None = None
 _lock = threading.Lock()  # botocore sessions are not thread-safe while creating clients
 
 
-def _client(service: str, region: str) -> Any:
+def session() -> botocore.session.Session:
+    """The process's session. Handlers registered on it reach every client made after."""
     global _session  # noqa: PLW0603 - one session per process, made on first use
     with _lock:
         if _session is None:
             _session = botocore.session.get_session()
-        return _session.create_client(service, region_name=region)
+        return _session
+
+
+def _client(service: str, region: str) -> Any:
+    shared = session()
+    with _lock:
+        return shared.create_client(service, region_name=region)
 
 
 def sqs(region: str) -> SQSClient:
@@ -37,3 +45,7 @@ def scheduler(region: str) -> EventBridgeSchedulerClient:
 
 def secretsmanager(region: str) -> SecretsManagerClient:
     return _client("secretsmanager", region)  # type: ignore[no-any-return]
+
+
+def lambda_(region: str) -> LambdaClient:
+    return _client("lambda", region)  # type: ignore[no-any-return]

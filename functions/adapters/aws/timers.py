@@ -6,6 +6,7 @@ import hashlib
 import math
 import re
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -15,6 +16,7 @@ from botocore.exceptions import ClientError
 
 from functions.domain.clock import to_ms
 from functions.domain.timers import EARLY_TOLERANCE, TimerPayload
+from functions.observability import logger
 
 if TYPE_CHECKING:
     from mypy_boto3_scheduler import EventBridgeSchedulerClient
@@ -30,6 +32,12 @@ SPREAD_MINUTES = 11
 class TimerKind(StrEnum):
     SQS_DELAY = "sqs"
     EVENTBRIDGE = "eventbridge"
+    INVOKE = "invoke"
+
+
+# Starts the consumer at once with a timer's JSON: an asynchronous Lambda Invoke of `dispatch`
+# on AWS (functions/adapters/aws/invoke.py). Raises when it could not be handed over.
+Invoke = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -86,11 +94,17 @@ class Timers:
     """
 
     def __init__(
-        self, *, sqs: SQSClient, scheduler: EventBridgeSchedulerClient, config: TimerConfig
+        self,
+        *,
+        sqs: SQSClient,
+        scheduler: EventBridgeSchedulerClient,
+        config: TimerConfig,
+        invoke: Invoke | None = None,
     ) -> None:
         self._sqs = sqs
         self._scheduler = scheduler
         self._config = config
+        self._invoke = invoke
 
     def arm(self, payload: TimerPayload, *, now: datetime) -> None:
         self.route(payload, now=now)
@@ -113,10 +127,13 @@ class Timers:
         """
         limit = timedelta(seconds=SQS_MAX_DELAY_SECONDS) if last_hop else self._config.sqs_horizon
         if payload.due_at - now <= limit:
+            delay = sqs_delay_seconds(payload.due_at, now)
+            if delay == 0 and self._invoke_now(payload):
+                return TimerKind.INVOKE
             self._sqs.send_message(
                 QueueUrl=self._config.queue_url,
                 MessageBody=payload.to_json(),
-                DelaySeconds=sqs_delay_seconds(payload.due_at, now),
+                DelaySeconds=delay,
             )
             return TimerKind.SQS_DELAY
         fire_at = eventbridge_fire_time(
@@ -142,6 +159,20 @@ class Timers:
                 raise
             # Already armed for this exact wake-up (a retried publish or recovery): nothing to do.
         return TimerKind.EVENTBRIDGE
+
+    def _invoke_now(self, payload: TimerPayload) -> bool:
+        """Start the consumer directly for a timer due now: one request where the queue takes
+        three (SendMessage, the event source's ReceiveMessage and DeleteMessageBatch) to start
+        the same invocation. False, and the queue serves, when no invoke is configured or it
+        failed: a timer is never dropped for want of the shorter road."""
+        if self._invoke is None:
+            return False
+        try:
+            self._invoke(payload.to_json())
+        except Exception:  # any failure to hand over falls back to the queue
+            logger.warning("async invoke failed; the timer goes by the queue", exc_info=True)
+            return False
+        return True
 
     def disarm(self, target_id: str, due_at: datetime) -> None:
         self.delete_schedule(target_id, due_at)

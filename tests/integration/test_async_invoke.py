@@ -1,0 +1,182 @@
+"""Timers due now start `dispatch` by an asynchronous Lambda Invoke, as `schedule` is deployed
+(DUETIME_DISPATCH_FUNCTION): one request where the queue takes three. Lambda's async queue is
+emulated (functions/local/lambda_async.py); the queue remains the road for everything else."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+import pytest
+import standardwebhooks
+from qstash import Receiver as QStashReceiver
+
+from functions import wiring
+from functions.domain.signing import webhook_secret
+from functions.handlers import dispatch
+from functions.local.lambda_async import AsyncInvokeEmulator, EmulatedFunction
+from functions.local.lambda_context import LocalContext
+from tests.helpers.events import invoke_event, invoke_failure_record, sqs_event
+from tests.helpers.receiver import Receiver
+from tests.integration.conftest import KEYS, Aws, delivery_pump, install_aws, publish
+
+DISPATCH = "duetime-dispatch"
+
+
+def _queued(aws: Aws) -> dict[str, int]:
+    attributes = boto3.client("sqs", region_name="us-east-1").get_queue_attributes(
+        QueueUrl=aws.resources.queue_url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesDelayed"],
+    )["Attributes"]
+    return {
+        "visible": int(attributes["ApproximateNumberOfMessages"]),
+        "delayed": int(attributes["ApproximateNumberOfMessagesDelayed"]),
+    }
+
+
+def _emulator(aws: Aws, handler: Any = dispatch.handler) -> AsyncInvokeEmulator:
+    return AsyncInvokeEmulator(
+        functions={
+            DISPATCH: EmulatedFunction(
+                handler=handler, on_failure_queue_url=aws.resources.queue_url
+            )
+        },
+        sqs=boto3.client("sqs", region_name="us-east-1"),
+    )
+
+
+@pytest.fixture
+def invoking(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Aws:
+    """The AWS graph as the deployed `schedule` function has it: due-now timers invoke."""
+    monkeypatch.setenv("DUETIME_DISPATCH_FUNCTION", DISPATCH)
+    install_aws()
+    return aws
+
+
+def _state(message_id: str) -> str:
+    return wiring.graph().message_store.get(message_id).state.value
+
+
+def test_a_message_due_now_is_delivered_by_one_async_invoke_and_no_queue_message(
+    invoking: Aws, receiver: Receiver
+) -> None:
+    emulator = _emulator(invoking)
+    emulator.install()
+    try:
+        url = receiver.url("/now")
+        message_id = publish(invoking, url)
+        emulator.drain()
+    finally:
+        emulator.uninstall()
+    # Then dispatch ran once, the queue never held the timer, and the delivery is signed
+    assert emulator.accepted == 1
+    assert _queued(invoking) == {"visible": 0, "delayed": 0}
+    (request,) = receiver.wait_for(1)
+    assert request.headers["Upstash-Message-Id"] == message_id
+    QStashReceiver(KEYS.current, KEYS.next).verify(
+        signature=request.headers["Upstash-Signature"], body=request.body.decode(), url=url
+    )
+    standardwebhooks.Webhook(webhook_secret(KEYS.current)).verify(
+        request.body, dict(request.headers), json_parse=False
+    )
+    assert _state(message_id) == "DELIVERED"
+
+
+def test_a_delayed_message_still_goes_by_the_queue(invoking: Aws, receiver: Receiver) -> None:
+    emulator = _emulator(invoking)
+    emulator.install()
+    try:
+        message_id = publish(invoking, receiver.url(), **{"Upstash-Delay": "30s"})
+    finally:
+        emulator.uninstall()
+    # SQS holds the only precise delay; nothing was invoked
+    assert emulator.accepted == 0
+    assert _queued(invoking) == {"visible": 0, "delayed": 1}
+    assert _state(message_id) == "CREATED"
+
+
+def test_an_invoke_that_cannot_be_made_leaves_the_timer_on_the_queue(
+    invoking: Aws, receiver: Receiver
+) -> None:
+    # Given no function to invoke (moto has none by that name: the Invoke raises)
+    message_id = publish(invoking, receiver.url())
+    # Then the timer went by the queue, and the queue's consumer delivers it
+    assert _queued(invoking) == {"visible": 1, "delayed": 0}
+    assert delivery_pump(invoking).poll_once() == 1
+    (request,) = receiver.wait_for(1)
+    assert request.headers["Upstash-Message-Id"] == message_id
+    assert _state(message_id) == "DELIVERED"
+
+
+def test_an_invocation_whose_retries_run_out_is_delivered_from_the_queue(
+    invoking: Aws, receiver: Receiver
+) -> None:
+    # Given a dispatch that crashes on every direct invocation (a timeout, say)
+    crashes: list[dict[str, Any]] = []
+
+    def crashing(event: dict[str, Any], _: Any) -> Any:
+        crashes.append(event)
+        raise TimeoutError("Task timed out")
+
+    emulator = _emulator(invoking, handler=crashing)
+    emulator.install()
+    try:
+        message_id = publish(invoking, receiver.url())
+        emulator.drain()
+    finally:
+        emulator.uninstall()
+    # Then Lambda tried it three times and put its destination record on the delivery queue
+    assert len(crashes) == 3
+    assert {event["id"] for event in crashes} == {message_id}
+    assert _queued(invoking)["visible"] == 1
+    # And the queue's consumer reads the timer out of the record and delivers it once
+    assert delivery_pump(invoking).poll_once() == 1
+    (request,) = receiver.wait_for(1)
+    assert request.headers["Upstash-Message-Id"] == message_id
+    assert _state(message_id) == "DELIVERED"
+
+
+def test_dispatch_invoked_twice_for_one_message_delivers_it_once(
+    invoking: Aws, receiver: Receiver
+) -> None:
+    # Given a published message, its timer left on the queue (no emulator: the Invoke failed)
+    message_id = publish(invoking, receiver.url())
+    due_at_ms = json.loads(
+        boto3.client("sqs", region_name="us-east-1").receive_message(
+            QueueUrl=invoking.resources.queue_url, VisibilityTimeout=300
+        )["Messages"][0]["Body"]
+    )["dueAt"]
+    # When Lambda's at-least-once async queue runs the invocation twice
+    context = LocalContext(function_name=DISPATCH)
+    first = dispatch.handler(invoke_event(message_id, due_at_ms), context)
+    second = dispatch.handler(invoke_event(message_id, due_at_ms), context)
+    # Then the message is delivered once; the second finds it delivered
+    assert first == {"outcome": "delivered"}
+    assert second == {"outcome": "skipped"}
+    receiver.wait_for(1)
+    assert len(receiver.requests) == 1
+    assert _state(message_id) == "DELIVERED"
+
+
+def test_a_malformed_direct_invocation_is_dropped_not_retried(aws: Aws) -> None:
+    result = dispatch.handler({"kind": "message"}, LocalContext(function_name=DISPATCH))
+    assert result == {"outcome": "malformed"}
+
+
+def test_a_failure_record_on_the_queue_is_read_as_its_timer(aws: Aws, receiver: Receiver) -> None:
+    # Given a message whose timer reached the queue only as a destination record
+    message_id = publish(aws, receiver.url())
+    due_at_ms = json.loads(
+        boto3.client("sqs", region_name="us-east-1").receive_message(
+            QueueUrl=aws.resources.queue_url, VisibilityTimeout=300
+        )["Messages"][0]["Body"]
+    )["dueAt"]
+    event = sqs_event([invoke_failure_record(message_id, due_at_ms)])
+    # When dispatch consumes it
+    result = dispatch.handler(event, LocalContext(function_name=DISPATCH))
+    # Then it is delivered, and the record is not reported as a failure
+    assert result == {"batchItemFailures": []}
+    (request,) = receiver.wait_for(1)
+    assert request.headers["Upstash-Message-Id"] == message_id
+    assert _state(message_id) == "DELIVERED"
