@@ -29,6 +29,8 @@ ENV = {
     "DUETIME_SCHEDULE_GROUP": "g",
     "DUETIME_SCHEDULER_ROLE_ARN": "arn:aws:iam::123456789012:role/r",
     "DUETIME_SIGNING_KEYS_SECRET_ID": "s",
+    # As infra/ deploys the API function: due-now timers by async Invoke (its client is lazy).
+    "DUETIME_DISPATCH_FUNCTION": "duetime-dispatch",
     "AWS_REGION": "us-east-1",
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_ACCESS_KEY_ID": "testing",

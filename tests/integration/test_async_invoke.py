@@ -13,6 +13,7 @@ import standardwebhooks
 from qstash import Receiver as QStashReceiver
 
 from functions import wiring
+from functions.adapters.aws import clients
 from functions.domain.signing import webhook_secret
 from functions.handlers import dispatch
 from functions.local.lambda_async import AsyncInvokeEmulator, EmulatedFunction
@@ -180,3 +181,11 @@ def test_a_failure_record_on_the_queue_is_read_as_its_timer(aws: Aws, receiver: 
     (request,) = receiver.wait_for(1)
     assert request.headers["Upstash-Message-Id"] == message_id
     assert _state(message_id) == "DELIVERED"
+
+
+def test_the_invoke_client_gives_up_in_seconds_so_the_queue_can_serve(aws: Aws) -> None:
+    # SendMessage is the fallback: a hanging Lambda endpoint must not hold a publish for
+    # botocore's default 60 s read timeout and 5 attempts.
+    config = clients.lambda_("us-east-1").meta.config
+    assert (config.connect_timeout, config.read_timeout) == (2, 3)
+    assert config.retries["total_max_attempts"] == 2  # one retry

@@ -9,6 +9,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 import botocore.session
+from botocore.config import Config
 
 if TYPE_CHECKING:
     from mypy_boto3_lambda import LambdaClient
@@ -29,10 +30,17 @@ def session() -> botocore.session.Session:
         return _session
 
 
-def _client(service: str, region: str) -> Any:
+# The Invoke of a timer due now has SendMessage as its fallback, so a slow Lambda endpoint
+# costs a publish a few seconds at most, not botocore's default 60 s read and 5 attempts.
+_INVOKE_CONFIG = Config(
+    connect_timeout=2, read_timeout=3, retries={"total_max_attempts": 2, "mode": "standard"}
+)
+
+
+def _client(service: str, region: str, config: Config | None = None) -> Any:
     shared = session()
     with _lock:
-        return shared.create_client(service, region_name=region)
+        return shared.create_client(service, region_name=region, config=config)
 
 
 def sqs(region: str) -> SQSClient:
@@ -48,4 +56,4 @@ def secretsmanager(region: str) -> SecretsManagerClient:
 
 
 def lambda_(region: str) -> LambdaClient:
-    return _client("lambda", region)  # type: ignore[no-any-return]
+    return _client("lambda", region, _INVOKE_CONFIG)  # type: ignore[no-any-return]
