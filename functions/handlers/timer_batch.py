@@ -4,24 +4,20 @@ invoked directly with one timer (`process_one`)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import (
-    AsyncBatchProcessor,
-    EventType,
-    async_process_partial_response,
-)
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.domain.errors import ValidationError
 from functions.domain.timers import TimerPayload
 from functions.observability import logger, metrics
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 
 def process(
@@ -32,6 +28,16 @@ def process(
     metric_prefix: str,
 ) -> dict[str, Any]:
     """Run `handle` on every timer of the batch; metric `<prefix>_<outcome>` per record."""
+    # Imported with the first batch: asyncio and Powertools' batch utility are a tenth of a
+    # cold init, and `dispatch` started by an asynchronous Invoke (every message due at once)
+    # never receives a batch.
+    import asyncio  # noqa: PLC0415
+
+    from aws_lambda_powertools.utilities.batch import (  # noqa: PLC0415
+        AsyncBatchProcessor,
+        EventType,
+        async_process_partial_response,
+    )
 
     def one(body: str) -> str:
         try:

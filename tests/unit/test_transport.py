@@ -1,6 +1,7 @@
 """The transport deliveries go through, and what a cold start defers: the graph's transport
 loads httpx at the first send, the signer PyJWT and standardwebhooks at the first signature,
-cron parsing croniter at the first cron."""
+cron parsing croniter at the first cron, and `dispatch` asyncio (with Powertools' batch
+utility) at its first SQS batch."""
 
 from __future__ import annotations
 
@@ -18,10 +19,10 @@ from functions.services.transport import LazyTransport
 from tests.helpers.receiver import Receiver, Reply
 
 # What each function's cold init must not load: it is loaded at first use (an HTTP send, a
-# signature, a cron parsed), which most invocations of that function never reach.
+# signature, a cron parsed, an SQS batch), which many invocations of that function never reach.
 DEFERRED = {
     "schedule": ("httpx", "jwt", "standardwebhooks", "croniter"),
-    "dispatch": ("jwt", "standardwebhooks", "croniter"),
+    "dispatch": ("jwt", "standardwebhooks", "croniter", "asyncio"),
 }
 BUILT = {"schedule": "message_service", "dispatch": "dispatcher"}
 
