@@ -45,10 +45,17 @@ class DuetimeProps:
     message_retention_days: int = 7
     # When set, the dispatcher may only call these hosts (DUETIME_ALLOWED_HOSTS).
     allowed_destination_hosts: tuple[str, ...] = ()
-    # Upper bound on concurrent dispatch (and step) invocations, per queue. Each invocation
-    # delivers its batch of 10 side by side: 100 gives ~1,000 in-flight deliveries, enough
-    # for the 1,000 messages/s of docs/architecture.md with ~1 s per delivery.
+    # Upper bound on the dispatch (and step) invocations each queue's event source runs at
+    # once. Each delivers its batch of 10 side by side: 100 gives ~1,000 in-flight deliveries,
+    # enough for the 1,000 messages/s of docs/architecture.md with ~1 s per delivery. The
+    # invocations the API starts by async Invoke for messages due now come on top of it.
     max_dispatch_concurrency: int = 100
+    # Reserved concurrency for dispatch: caps all of its invocations (the event source's and
+    # the async ones) and keeps them from taking the Region's concurrency from the API. None
+    # leaves dispatch on the account's unreserved pool. Must exceed max_dispatch_concurrency,
+    # as AWS advises for an SQS event source, so throttles land on the async invocations
+    # (Lambda retries them, then sends them to the delivery queue) and never on the queue.
+    dispatch_reserved_concurrency: int | None = None
     api: ApiKind = "http_api"
     # HTTP API default-stage throttling (requests/s, burst): twice the 1,000 publishes/s the
     # design is sized for, well under the account's regional HTTP API quota.
@@ -91,6 +98,12 @@ class DuetimeProps:
                 f"max_dispatch_concurrency must be between {_MIN_CONCURRENCY} and "
                 f"{_MAX_CONCURRENCY}, got {self.max_dispatch_concurrency}"
             )
+        reserved = self.dispatch_reserved_concurrency
+        if reserved is not None and reserved <= self.max_dispatch_concurrency:
+            raise DuetimeConfigError(
+                "dispatch_reserved_concurrency must exceed max_dispatch_concurrency "
+                f"({self.max_dispatch_concurrency}), got {reserved}"
+            )
         if self.api not in API_KINDS:
             raise DuetimeConfigError(f"api must be one of {API_KINDS}, got {self.api!r}")
         if self.throttle_rate_limit < 1 or self.throttle_burst_limit < 1:
@@ -123,6 +136,9 @@ def props_from_context(node: Node) -> DuetimeProps:
         max_dispatch_concurrency=_integer(
             node, "duetime:maxDispatchConcurrency", defaults.max_dispatch_concurrency
         ),
+        dispatch_reserved_concurrency=_optional_integer(
+            node, "duetime:dispatchReservedConcurrency"
+        ),
         api=_api_kind(_text(node, "duetime:api", defaults.api)),
         throttle_rate_limit=_integer(
             node, "duetime:throttleRateLimit", defaults.throttle_rate_limit
@@ -149,6 +165,11 @@ def _integer(node: Node, key: str, default: int) -> int:
         return int(value)
     except (TypeError, ValueError) as exc:
         raise DuetimeConfigError(f"context {key} must be an integer, got {value!r}") from exc
+
+
+def _optional_integer(node: Node, key: str) -> int | None:
+    value = node.try_get_context(key)
+    return None if value is None or value == "" else _integer(node, key, 0)
 
 
 def _flag(node: Node, key: str) -> bool:

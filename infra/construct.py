@@ -54,6 +54,7 @@ class Duetime(Construct):
             timers=self.timers,
             secrets=self.secrets,
             max_dispatch_concurrency=props.max_dispatch_concurrency,
+            dispatch_reserved_concurrency=props.dispatch_reserved_concurrency,
         )
         self.recovery_clock = RecoveryClock(self, "RecoveryClock", target=self.functions.recover)
         self.front_door = self._front_door(props)
@@ -61,6 +62,7 @@ class Duetime(Construct):
             self,
             "Monitoring",
             functions=self.functions.all,
+            async_invoked={"dispatch": self.functions.dispatch},
             queues={"delivery": self.timers.delivery_queue, "step": self.timers.step_queue},
             dead_letter_queues={"Delivery": self.timers.delivery_dlq, "Step": self.timers.step_dlq},
             failure_rate_threshold_percent=props.failure_rate_threshold_percent,

@@ -34,6 +34,7 @@ SQS_BATCH_SIZE = timeouts.DISPATCH_BATCH_SIZE
 API_TIMEOUT = Duration.seconds(15)
 # Shorter than the one-minute tick, so one recovery run ends before the next begins.
 RECOVER_TIMEOUT = Duration.seconds(55)
+ASYNC_MAX_EVENT_AGE = Duration.minutes(10)
 # cdk-nag's finding for grant_read_write_data's index ARN: Resource::<TableLogicalId.Arn>/index/*
 _TABLE_INDEXES = r"/^Resource::<[A-Za-z0-9]*Table[A-Za-z0-9]*\.Arn>\/index\/\*$/g"
 
@@ -72,6 +73,7 @@ class DuetimeFunctions(Construct):
         timers: Timers,
         secrets: Secrets,
         max_dispatch_concurrency: int,
+        dispatch_reserved_concurrency: int | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self._settings = settings
@@ -85,6 +87,7 @@ class DuetimeFunctions(Construct):
             "Dispatch",
             "functions.handlers.dispatch.handler",
             timeout=Duration.seconds(timeouts.DISPATCH_LAMBDA_TIMEOUT_SECONDS),
+            reserved_concurrency=dispatch_reserved_concurrency,
         )
         self.step = self._function(
             "Step",
@@ -137,7 +140,11 @@ class DuetimeFunctions(Construct):
         delivery queue takes three (functions/adapters/aws/invoke.py; docs/cost.md). Lambda
         retries a failed invocation twice; then its record goes to the delivery queue, whose
         consumer reads the timer out of it. Only `schedule` invokes: `dispatch` naming itself
-        would be a circular reference, and its re-arms are never due at once."""
+        would be a circular reference, and its re-arms are never due at once.
+
+        An event that finds `dispatch` throttled waits in Lambda's queue; past 10 minutes it
+        goes to the delivery queue too, so a throttled burst is late by at most that much
+        before the queue's capped event source takes it over (not Lambda's default 6 h)."""
         self.schedule.add_environment("DUETIME_DISPATCH_FUNCTION", self.dispatch.function_name)
         self.schedule.add_to_role_policy(
             iam.PolicyStatement(
@@ -146,7 +153,7 @@ class DuetimeFunctions(Construct):
         )
         self.dispatch.configure_async_invoke(
             retry_attempts=2,
-            max_event_age=Duration.hours(6),
+            max_event_age=ASYNC_MAX_EVENT_AGE,
             on_failure=destinations.SqsDestination(timers.delivery_queue),
         )
 
@@ -190,6 +197,7 @@ class DuetimeFunctions(Construct):
         *,
         timeout: Duration,
         retry_attempts: int | None = None,
+        reserved_concurrency: int | None = None,
     ) -> lambda_.Function:
         s = self._settings
         log_group = logs.LogGroup(
@@ -222,6 +230,7 @@ class DuetimeFunctions(Construct):
             log_group=log_group,
             environment=self._environment,
             retry_attempts=retry_attempts,
+            reserved_concurrent_executions=reserved_concurrency,
         )
         suppress(
             fn,

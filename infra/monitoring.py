@@ -4,6 +4,8 @@
     recovered > 0          a wake-up was lost and recovery re-armed it: find out why
     delivery failure rate  share of finished deliveries that exhausted their retries
     errors / throttles     per function
+    async events           dispatch's async invocations: dropped, not handed to the
+                           delivery queue, or waiting over a minute (late deliveries)
 
 The custom metrics come from Powertools in the functions: namespace `duetime`, dimension
 `service=duetime` (functions/observability.py, functions/handlers/dispatch.py).
@@ -45,6 +47,7 @@ class Monitoring(Construct):
         construct_id: str,
         *,
         functions: Mapping[str, lambda_.IFunction],
+        async_invoked: Mapping[str, lambda_.IFunction],
         queues: Mapping[str, sqs.IQueue],
         dead_letter_queues: Mapping[str, sqs.IQueue],
         failure_rate_threshold_percent: float,
@@ -112,6 +115,9 @@ class Monitoring(Construct):
                 description=f"The duetime {name} function was throttled.",
             )
 
+        for name, fn in async_invoked.items():
+            self._async_alarms(name.capitalize(), fn)
+
         self.dashboard = cloudwatch.Dashboard(self, "Dashboard", default_interval=Duration.hours(3))
         self.dashboard.add_widgets(
             cloudwatch.GraphWidget(
@@ -174,6 +180,37 @@ class Monitoring(Construct):
         )
         self.dashboard.add_widgets(
             cloudwatch.AlarmStatusWidget(title="Alarms", alarms=list(self.alarms), width=24)
+        )
+
+    def _async_alarms(self, name: str, fn: lambda_.IFunction) -> None:
+        """Lambda's own metrics of a function's asynchronous invocations (the API starts
+        `dispatch` by async Invoke for messages due now)."""
+        self._alarm(
+            f"{name}AsyncEventsDropped",
+            fn.metric("AsyncEventsDropped", period=PERIOD, statistic=cloudwatch.Stats.SUM),
+            threshold=0,
+            description=(
+                f"Lambda dropped async invocations of duetime {name.lower()}: their timers "
+                "are lost until recovery finds the messages overdue."
+            ),
+        )
+        self._alarm(
+            f"{name}DestinationDeliveryFailures",
+            fn.metric("DestinationDeliveryFailures", period=PERIOD, statistic=cloudwatch.Stats.SUM),
+            threshold=0,
+            description=(
+                f"Async invocations of duetime {name.lower()} that ran out of retries could "
+                "not be put on the delivery queue (its on-failure destination)."
+            ),
+        )
+        self._alarm(
+            f"{name}AsyncEventAge",
+            fn.metric("AsyncEventAge", period=PERIOD, statistic=cloudwatch.Stats.MAXIMUM),
+            threshold=60_000,  # milliseconds
+            description=(
+                f"Async invocations of duetime {name.lower()} waited over a minute in "
+                "Lambda's queue (throttled or failing): deliveries due now are late."
+            ),
         )
 
     def _alarm(

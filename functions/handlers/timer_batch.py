@@ -73,9 +73,10 @@ def process_one(
 ) -> dict[str, Any]:
     """One timer invoked directly (an asynchronous Invoke). An exception propagates, so Lambda
     retries the invocation and then sends it to the on-failure destination; a malformed timer
-    is dropped, as in a batch."""
+    is dropped, as in a batch. A destination record invoked by hand (replayed from the queue,
+    say) is read as its timer, as the queue's consumer reads it."""
     try:
-        payload = TimerPayload.from_json(json.dumps(event))
+        payload = TimerPayload.from_json(_unwrapped(json.dumps(event)))
     except ValidationError:
         logger.exception("dropping malformed timer")
         outcome = "malformed"

@@ -3,7 +3,8 @@
 production    as app.py builds it from cdk.json (HTTP API, RETAIN, deletion protection), in
               an account and region, as `cdk deploy` synthesizes it
 sandbox       .as_sandbox() with an allow-list of destination hosts, environment-agnostic
-function_url  sandbox behind a Lambda function URL, alarms sent to an SNS topic
+function_url  sandbox behind a Lambda function URL, alarms sent to an SNS topic, dispatch
+              with reserved concurrency
 
 Bundling is skipped (`aws:cdk:bundling-stacks: []`): these tests read templates; the bundle
 itself is built by test_bundling.py. cdk-nag runs as in app.py.
@@ -28,6 +29,7 @@ from infra import DuetimeProps, DuetimeStack, props_from_context
 from tests.infra.synth import (
     ALARM_TOPIC_ARN,
     ALLOWED_HOSTS,
+    DISPATCH_RESERVED_CONCURRENCY,
     PRODUCTION_ENV,
     Deployment,
     Deployments,
@@ -68,7 +70,11 @@ def deployments(tmp_path_factory: pytest.TempPathFactory) -> Deployments:
         "function_url": DuetimeStack(
             app,
             "FunctionUrl",
-            props=DuetimeProps(api="function_url", alarm_topic_arn=ALARM_TOPIC_ARN).as_sandbox(),
+            props=DuetimeProps(
+                api="function_url",
+                alarm_topic_arn=ALARM_TOPIC_ARN,
+                dispatch_reserved_concurrency=DISPATCH_RESERVED_CONCURRENCY,
+            ).as_sandbox(),
         ),
     }
     cdk.Aspects.of(app).add(AwsSolutionsChecks(verbose=True))

@@ -16,6 +16,7 @@ ACCOUNT = "123456789012"
 PRODUCTION_ENV = Environment(account=ACCOUNT, region="eu-west-1")
 ALARM_TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:duetime-alarms"
 ALLOWED_HOSTS = ("example.com", "hooks.example.org")
+DISPATCH_RESERVED_CONCURRENCY = 250
 
 
 @dataclass(frozen=True)

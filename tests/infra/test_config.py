@@ -39,6 +39,9 @@ def test_sandbox_differs_only_in_what_happens_to_data() -> None:
         {"allowed_destination_hosts": ("https://example.com",)},
         {"throttle_rate_limit": 0},
         {"log_level": "LOUD"},
+        # at or under the event source's cap, throttles would land on the queue's batches
+        {"dispatch_reserved_concurrency": 100},
+        {"max_dispatch_concurrency": 300, "dispatch_reserved_concurrency": 200},
     ],
 )
 def test_settings_aws_would_reject_fail_at_synth(overrides: dict[str, Any]) -> None:
@@ -54,6 +57,7 @@ def test_cli_strings_and_cdk_json_values_are_both_accepted() -> None:
             "duetime:api": "function_url",
             "duetime:allowedHosts": "Example.com, hooks.example.org",
             "duetime:maxDispatchConcurrency": "20",
+            "duetime:dispatchReservedConcurrency": "40",
         }
     )
     # Then they become typed props
@@ -61,6 +65,7 @@ def test_cli_strings_and_cdk_json_values_are_both_accepted() -> None:
     assert props.api == "function_url"
     assert props.allowed_destination_hosts == ("example.com", "hooks.example.org")
     assert props.max_dispatch_concurrency == 20
+    assert props.dispatch_reserved_concurrency == 40
     # And cdk.json's JSON values give the same result
     assert (
         _from_context(
@@ -69,10 +74,21 @@ def test_cli_strings_and_cdk_json_values_are_both_accepted() -> None:
                 "duetime:api": "function_url",
                 "duetime:allowedHosts": ["example.com", "hooks.example.org"],
                 "duetime:maxDispatchConcurrency": 20,
+                "duetime:dispatchReservedConcurrency": 40,
             }
         )
         == props
     )
+
+
+def test_reserved_concurrency_is_unset_unless_given() -> None:
+    assert DuetimeProps().dispatch_reserved_concurrency is None
+    assert (
+        _from_context({"duetime:dispatchReservedConcurrency": ""}).dispatch_reserved_concurrency
+        is None
+    )
+    with pytest.raises(DuetimeConfigError, match="dispatch_reserved_concurrency must exceed"):
+        _from_context({"duetime:dispatchReservedConcurrency": "50"})
 
 
 def test_unknown_api_kind_in_context_is_an_error() -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from functions.config import Settings
-from tests.infra.synth import ALLOWED_HOSTS, Deployment
+from tests.infra.synth import ALLOWED_HOSTS, DISPATCH_RESERVED_CONCURRENCY, Deployment
 
 HANDLERS = ("schedule", "dispatch", "step", "recover")
 REQUIRED_ENV = {
@@ -103,6 +103,15 @@ def test_queue_consumers_report_partial_batch_failures_with_bounded_concurrency(
         assert props["ScalingConfig"] == {"MaximumConcurrency": 100}
         assert props["BatchSize"] == 10
         assert props.get("MaximumBatchingWindowInSeconds", 0) == 0
+
+
+def test_reserved_concurrency_caps_only_dispatch_and_only_when_set(each: Deployment) -> None:
+    # function_url sets it; production (cdk.json) and sandbox leave the account's pool
+    expected = DISPATCH_RESERVED_CONCURRENCY if each.name == "function_url" else None
+    for handler in HANDLERS:
+        _, fn = each.function(handler)
+        reserved = fn["Properties"].get("ReservedConcurrentExecutions")
+        assert reserved == (expected if handler == "dispatch" else None), handler
 
 
 def test_only_the_api_function_reads_the_token_secret(each: Deployment) -> None:
@@ -203,6 +212,7 @@ def test_only_the_api_invokes_dispatch_and_failed_invocations_reach_the_delivery
         if config["Properties"]["FunctionName"] == {"Ref": dispatch_id}
     ]
     assert props["MaximumRetryAttempts"] == 2
-    assert props["MaximumEventAgeInSeconds"] == 6 * 3600
+    # A throttled burst waits at most 10 minutes before the capped queue takes it over
+    assert props["MaximumEventAgeInSeconds"] == 10 * 60
     delivery = _ref(_environment(each, "schedule")["DUETIME_QUEUE_ARN"])
     assert _ref(props["DestinationConfig"]["OnFailure"]["Destination"]) == delivery

@@ -63,6 +63,22 @@ def test_every_function_alarms_on_errors_and_throttles(each: Deployment, metric:
     assert watched == {each.function(handler)[0] for handler in HANDLERS}
 
 
+def test_dispatchs_async_invocations_alarm_when_dropped_undelivered_or_late(
+    each: Deployment,
+) -> None:
+    dispatch = each.function("dispatch")[0]
+    watched = {
+        (a["MetricName"], a["Statistic"], a["Threshold"]): a["Dimensions"][0]["Value"]["Ref"]
+        for a in _alarms(each)
+        if a.get("MetricName", "").startswith(("Async", "Destination"))
+    }
+    assert watched == {
+        ("AsyncEventsDropped", "Sum", 0): dispatch,
+        ("DestinationDeliveryFailures", "Sum", 0): dispatch,
+        ("AsyncEventAge", "Maximum", 60_000): dispatch,
+    }
+
+
 def test_alarms_notify_the_topic_only_when_one_is_given(
     production: Deployment, function_url: Deployment
 ) -> None:

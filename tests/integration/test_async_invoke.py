@@ -14,6 +14,8 @@ from qstash import Receiver as QStashReceiver
 
 from functions import wiring
 from functions.adapters.aws import clients
+from functions.adapters.aws.invoke import AsyncInvoke
+from functions.adapters.aws.timers import InvokeUnavailableError
 from functions.domain.signing import webhook_secret
 from functions.handlers import dispatch
 from functions.local.lambda_async import AsyncInvokeEmulator, EmulatedFunction
@@ -110,6 +112,55 @@ def test_an_invoke_that_cannot_be_made_leaves_the_timer_on_the_queue(
     assert _state(message_id) == "DELIVERED"
 
 
+def test_after_a_failed_invoke_the_next_timers_go_by_the_queue_without_trying(
+    invoking: Aws, receiver: Receiver
+) -> None:
+    # Given a Lambda endpoint that refuses (moto has no such function), Invokes counted
+    invokes: list[str] = []
+
+    def count(**_: Any) -> None:
+        invokes.append("Invoke")
+
+    clients.session().register("before-call.lambda.Invoke", count)
+    try:
+        # When three messages due now are published one after another
+        ids = [publish(invoking, receiver.url(f"/{n}")) for n in range(3)]
+    finally:
+        clients.session().unregister("before-call.lambda.Invoke", count)
+    # Then only the first tried the Invoke; all three timers are on the queue and delivered
+    assert invokes == ["Invoke"]
+    assert _queued(invoking) == {"visible": 3, "delayed": 0}
+    assert delivery_pump(invoking).poll_once() == 3
+    assert sorted(r.headers["Upstash-Message-Id"] for r in receiver.wait_for(3)) == sorted(ids)
+
+
+def test_the_invoke_tries_again_once_its_cooldown_has_passed() -> None:
+    now = [0.0]
+    calls: list[bytes] = []
+
+    class Refusing:
+        def invoke(self, **call: Any) -> dict[str, int]:
+            calls.append(call["Payload"])
+            raise ConnectionError("endpoint unreachable")
+
+    invoke = AsyncInvoke(
+        function_name=DISPATCH,
+        region="us-east-1",
+        cooldown_seconds=30,
+        monotonic=lambda: now[0],
+        make_client=lambda _: Refusing(),  # type: ignore[arg-type,return-value]
+    )
+    with pytest.raises(ConnectionError):
+        invoke("a")
+    now[0] = 29.9
+    with pytest.raises(InvokeUnavailableError):
+        invoke("b")
+    now[0] = 30.0
+    with pytest.raises(ConnectionError):
+        invoke("c")
+    assert calls == [b"a", b"c"]
+
+
 def test_an_invocation_whose_retries_run_out_is_delivered_from_the_queue(
     invoking: Aws, receiver: Receiver
 ) -> None:
@@ -183,9 +234,28 @@ def test_a_failure_record_on_the_queue_is_read_as_its_timer(aws: Aws, receiver: 
     assert _state(message_id) == "DELIVERED"
 
 
+def test_a_failure_record_invoked_directly_is_read_as_its_timer(
+    aws: Aws, receiver: Receiver
+) -> None:
+    # Given a destination record replayed by hand as a direct invocation
+    message_id = publish(aws, receiver.url())
+    due_at_ms = json.loads(
+        boto3.client("sqs", region_name="us-east-1").receive_message(
+            QueueUrl=aws.resources.queue_url, VisibilityTimeout=300
+        )["Messages"][0]["Body"]
+    )["dueAt"]
+    record = json.loads(invoke_failure_record(message_id, due_at_ms))
+    # Then dispatch delivers its timer rather than dropping it as malformed
+    assert dispatch.handler(record, LocalContext(function_name=DISPATCH)) == {
+        "outcome": "delivered"
+    }
+    (request,) = receiver.wait_for(1)
+    assert request.headers["Upstash-Message-Id"] == message_id
+
+
 def test_the_invoke_client_gives_up_in_seconds_so_the_queue_can_serve(aws: Aws) -> None:
     # SendMessage is the fallback: a hanging Lambda endpoint must not hold a publish for
     # botocore's default 60 s read timeout and 5 attempts.
     config = clients.lambda_("us-east-1").meta.config
     assert (config.connect_timeout, config.read_timeout) == (2, 3)
-    assert config.retries["total_max_attempts"] == 2  # one retry
+    assert config.retries["total_max_attempts"] == 1  # no retry: the queue is the retry

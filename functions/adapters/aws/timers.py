@@ -40,6 +40,10 @@ class TimerKind(StrEnum):
 Invoke = Callable[[str], None]
 
 
+class InvokeUnavailableError(Exception):
+    """An Invoke declined without trying (one failed moments ago): the queue serves."""
+
+
 @dataclass(frozen=True)
 class TimerConfig:
     queue_url: str
@@ -169,6 +173,8 @@ class Timers:
             return False
         try:
             self._invoke(payload.to_json())
+        except InvokeUnavailableError:
+            return False
         except Exception:  # any failure to hand over falls back to the queue
             logger.warning("async invoke failed; the timer goes by the queue", exc_info=True)
             return False
