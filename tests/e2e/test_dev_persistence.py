@@ -61,7 +61,11 @@ def test_pending_work_carries_on_after_a_restart(tmp_path: Path, receiver: Recei
         by_path = {r.path: r for r in arrived}
         assert by_path["/msg"].headers["Upstash-Message-Id"] == message_id
         with _client(dev) as api:
-            assert api.get(f"/v2/messages/{message_id}").json()["state"] == "DELIVERED"
+            # Recorded once the receiver's answer is read, a moment after it arrived
+            eventually(
+                lambda: api.get(f"/v2/messages/{message_id}").json()["state"],
+                lambda state: state == "DELIVERED",
+            )
             assert api.get(f"/v2/schedules/{schedule}").json()["cron"] == "0 9 * * *"
             steps = eventually(
                 lambda: api.get("/v2/flows/f-1").json()["steps"],

@@ -191,15 +191,20 @@ def test_a_batch_and_a_schedule_enqueue_to_a_queue(
             {"queue": name, "url": receiver.url("/batch"), "body": {"n": 2}},
         ]
     )
+    created_minute = int(time.time() // 60)
     schedule_id = client.schedule.create(
         destination=receiver.url("/cron"), cron="* * * * *", queue=name, body="tick"
     )
     assert client.schedule.get(schedule_id).queue == name
-    assert client.queue.get(name).lag == 2
+    lag = client.queue.get(name).lag
+    # A minute boundary between the create and the read adds its tick to the paused queue
+    same_minute = int(time.time() // 60) == created_minute
+    assert (lag == 2) if same_minute else (lag in (2, 3))
     assert [client.message.get(a.message_id).queue for a in answers] == [name, name]  # type: ignore[union-attr]
     client.queue.resume(name)
     receiver.wait_for(2, timeout=15)
-    assert [r.body for r in receiver.requests] == [b'{"n": 1}', b'{"n": 2}']
+    batch = [r.body for r in receiver.requests if r.path == "/batch"]
+    assert batch == [b'{"n": 1}', b'{"n": 2}']
     client.schedule.delete(schedule_id)
 
 

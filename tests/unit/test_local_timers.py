@@ -58,18 +58,19 @@ def test_timers_fire_in_due_order_whatever_the_arming_order(
 
 def test_arming_the_same_wake_up_twice_fires_once(timers: LocalTimers, fired: Fired) -> None:
     now = utc_now()
-    payload = TimerPayload("once", now + timedelta(milliseconds=50))
+    # Due far enough out that a stalled test thread still arms twice before the first fires
+    payload = TimerPayload("once", now + timedelta(milliseconds=400))
     timers.arm(payload, now=now)
     timers.arm(payload, now=now)
-    timers.arm(TimerPayload("after", now + timedelta(milliseconds=150)), now=now)
+    timers.arm(TimerPayload("after", now + timedelta(milliseconds=600)), now=now)
     assert [p.target_id for p in fired.wait_for(2)] == ["once", "after"]
 
 
 def test_a_disarmed_timer_never_fires(timers: LocalTimers, fired: Fired) -> None:
     now = utc_now()
-    gone = TimerPayload("gone", now + timedelta(milliseconds=50))
+    gone = TimerPayload("gone", now + timedelta(milliseconds=400))  # disarmed well before
     timers.arm(gone, now=now)
-    timers.arm(TimerPayload("kept", now + timedelta(milliseconds=150)), now=now)
+    timers.arm(TimerPayload("kept", now + timedelta(milliseconds=600)), now=now)
     timers.disarm("gone", gone.due_at)
     assert [p.target_id for p in fired.wait_for(1)] == ["kept"]
     assert timers.pending() == 0
