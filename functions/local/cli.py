@@ -96,10 +96,11 @@ def _dev(args: argparse.Namespace) -> int:
     except DatabaseOpenError as exc:
         print(f"duetime dev: {exc}", file=sys.stderr)
         return 1
-    print(server.banner(), flush=True)
+    # The handlers go in before the banner: whoever waits for it may signal at once.
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     signal.signal(signal.SIGINT, lambda *_: stopped.set())
+    print(server.banner(), flush=True)
     stopped.wait()
     # Whatever is still in flight, the process is gone within 2 s: SQLite rolls back an
     # unfinished transaction on the next open, and leases make unrecorded sends retry.
