@@ -30,7 +30,7 @@ ENV = {
     "DUETIME_SCHEDULER_ROLE_ARN": "arn:aws:iam::123456789012:role/r",
     "DUETIME_SIGNING_KEYS_SECRET_ID": "s",
     # As infra/ deploys the API function: due-now timers by async Invoke (its client is lazy).
-    "DUETIME_DISPATCH_FUNCTION": "duetime-dispatch",
+    "DUETIME_DISPATCH_FUNCTION": "arn:aws:lambda:us-east-1:123456789012:function:duetime-dispatch",
     "AWS_REGION": "us-east-1",
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_ACCESS_KEY_ID": "testing",

@@ -16,9 +16,11 @@ functions is emulated and counted as AWS would bill it:
   infra/) and one DeleteMessageBatch for the records that succeeded; idle long polling is a
   fixed monthly cost, stated as an assumption and not counted per message;
 - EventBridge Scheduler: a one-time schedule fires at its `at(...)` time as one invocation
-  that sends its input to the target queue (SendMessage, billed by SQS), then deletes itself
-  (ActionAfterCompletion=DELETE, no API call); the recovery clock's rate(1 minute) invokes
-  `recover` (one Scheduler invocation and one Lambda invocation per minute: a fixed cost).
+  that sends its input to the target queue (SendMessage, billed by SQS) or, for the API's
+  far-off timers, invokes `dispatch` with it asynchronously (the invocation billed, no queue
+  request), then deletes itself (ActionAfterCompletion=DELETE, no API call); the recovery
+  clock's rate(1 minute) invokes `recover` (one Scheduler invocation and one Lambda
+  invocation per minute: a fixed cost).
 
 Every AWS request is counted from botocore's event hooks, registered on every client any
 botocore session creates (boto3's, pynamodb's and Powertools' alike), per service and
@@ -79,7 +81,15 @@ from functions.local import moto_atomic
 from functions.local.defaults import DEV_SIGNING_KEYS, DEV_TOKEN
 from functions.local.lambda_context import LocalContext
 from functions.local.pump import EVENTBRIDGE_JITTER_SECONDS, parse_at_expression, sqs_event
-from functions.local.resources import ACCOUNT, REGION, LocalResources, fake_credentials, provision
+from functions.local.resources import (
+    ACCOUNT,
+    DISPATCH_FUNCTION,
+    DISPATCH_FUNCTION_ARN,
+    REGION,
+    LocalResources,
+    fake_credentials,
+    provision,
+)
 from functions.observability import logger as duetime_logger
 from functions.services.transport import LazyTransport
 from tests.helpers.events import http_event
@@ -726,7 +736,6 @@ class Options:
 
 
 FUNCTIONS = ("schedule", "dispatch", "step", "recover")
-DISPATCH_FUNCTION = "duetime-dispatch"
 HANDLERS: dict[str, Callable[[dict[str, Any], Any], dict[str, Any]]] = {
     "schedule": schedule.handler,
     "dispatch": dispatch.handler,
@@ -757,9 +766,11 @@ class Deployment:
         settings = Settings.from_env(environment)
         self.graphs = {name: self._graph(settings) for name in FUNCTIONS}
         if options.due_now == "invoke":
-            # infra/ gives only the API function the dispatch function's name.
+            # infra/ gives only the API function the dispatch function's ARN.
             self.graphs["schedule"] = self._graph(
-                Settings.from_env({**environment, "DUETIME_DISPATCH_FUNCTION": DISPATCH_FUNCTION})
+                Settings.from_env(
+                    {**environment, "DUETIME_DISPATCH_FUNCTION": DISPATCH_FUNCTION_ARN}
+                )
             )
         self.sqs = boto3.client("sqs", region_name=REGION)
         self.scheduler = boto3.client("scheduler", region_name=REGION)
@@ -863,7 +874,7 @@ class Deployment:
 @dataclass(frozen=True)
 class ArmedSchedule:
     fire_at: datetime
-    queue_arn: str
+    target_arn: str  # a queue's, or the dispatch function's
     body: str
 
 
@@ -957,10 +968,17 @@ class Platform:
             self.meter.add(
                 ("message", "EventBridge Scheduler", "Invocation", "one-time timer"), count=1
             )
-            with self.meter.acting("scheduler"):
-                self.d.sqs.send_message(
-                    QueueUrl=self.url_of_arn[armed.queue_arn], MessageBody=armed.body
+            if armed.target_arn == DISPATCH_FUNCTION_ARN:
+                # Scheduler invokes the function asynchronously: the invocation is billed, and
+                # no queue request is made.
+                self.at(
+                    self.clock(), functools.partial(self._dispatch_invoked, json.loads(armed.body))
                 )
+            else:
+                with self.meter.acting("scheduler"):
+                    self.d.sqs.send_message(
+                        QueueUrl=self.url_of_arn[armed.target_arn], MessageBody=armed.body
+                    )
             # ActionAfterCompletion=DELETE: the service removes it; moto needs telling.
             self.d.scheduler.delete_schedule(Name=name, GroupName=self.d.resources.schedule_group)
         return bool(due)
@@ -1532,9 +1550,11 @@ class Report:
             "Due now: "
             + (
                 "the API function starts `dispatch` by an asynchronous Lambda Invoke (infra/), "
-                "billed as the dispatch invocation; delays go by SQS."
+                "billed as the dispatch invocation, and its far-off timers are schedules that "
+                "invoke `dispatch`; delays go by SQS."
                 if o.due_now == "invoke"
-                else "by the delivery queue, as before issue 13 (--due-now queue)."
+                else "by the delivery queue, and far-off timers are schedules that send to it, "
+                "as before issue 13 (--due-now queue)."
             ),
             f"SQS event source (infra/): batch size {infra.sqs_batch_size}, batching window "
             f"{infra.batching_window_s} s; one ReceiveMessage per batch and one DeleteMessageBatch "
@@ -1910,7 +1930,10 @@ def main() -> None:
         "--due-now",
         choices=("invoke", "queue"),
         default="invoke",
-        help="how the API starts a delivery due now: async Invoke (deployed) or SQS (before)",
+        help=(
+            "how the API starts a delivery due now, and what its EventBridge schedules target: "
+            "dispatch by async Invoke (deployed) or the delivery queue (before)"
+        ),
     )
     args = parser.parse_args()
     options = Options(

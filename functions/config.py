@@ -24,8 +24,10 @@ class Settings:
     step_queue_arn: str | None = None
     schedule_group: str = ""
     scheduler_role_arn: str = ""
-    # When set, delivery timers due now start this function by an asynchronous Invoke instead
-    # of a queue message (the `schedule` function's setting on AWS; issue 13).
+    # The dispatch function's ARN. When set, delivery timers due now start it by an
+    # asynchronous Invoke instead of a queue message, and far-off ones are EventBridge
+    # schedules that invoke it instead of sending to the queue (the `schedule` function's
+    # setting on AWS; issue 13).
     dispatch_function: str | None = None
     signing_keys_secret_id: str = ""
     token_secret_id: str | None = None
@@ -54,6 +56,14 @@ class Settings:
         hashes = tuple(
             h.strip().lower() for h in e.get("DUETIME_TOKEN_SHA256", "").split(",") if h.strip()
         )
+        dispatch_function = e.get("DUETIME_DISPATCH_FUNCTION") or None
+        if dispatch_function is not None and not dispatch_function.startswith("arn:"):
+            # EventBridge Scheduler targets need the ARN; a bare name would fail at the first
+            # far-off publish instead of here.
+            raise ValueError(
+                f"DUETIME_DISPATCH_FUNCTION must be the dispatch function's ARN, got "
+                f"{dispatch_function!r}"
+            )
         return cls(
             table_name=e.get("DUETIME_TABLE_NAME", ""),
             queue_url=e.get("DUETIME_QUEUE_URL", ""),
@@ -62,7 +72,7 @@ class Settings:
             step_queue_arn=e.get("DUETIME_STEP_QUEUE_ARN") or None,
             schedule_group=e.get("DUETIME_SCHEDULE_GROUP", ""),
             scheduler_role_arn=e.get("DUETIME_SCHEDULER_ROLE_ARN", ""),
-            dispatch_function=e.get("DUETIME_DISPATCH_FUNCTION") or None,
+            dispatch_function=dispatch_function,
             signing_keys_secret_id=e.get("DUETIME_SIGNING_KEYS_SECRET_ID", ""),
             token_secret_id=e.get("DUETIME_TOKEN_SECRET_ID") or None,
             token_sha256=hashes,

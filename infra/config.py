@@ -48,7 +48,7 @@ class DuetimeProps:
     # Upper bound on the dispatch (and step) invocations each queue's event source runs at
     # once. Each delivers its batch of 10 side by side: 100 gives ~1,000 in-flight deliveries,
     # enough for the 1,000 messages/s of docs/architecture.md with ~1 s per delivery. The
-    # invocations the API starts by async Invoke for messages due now come on top of it.
+    # async invocations for messages due now, and the API's EventBridge schedules', come on top.
     max_dispatch_concurrency: int = 100
     # Reserved concurrency for dispatch: caps all of its invocations (the event source's and
     # the async ones) and keeps them from taking the Region's concurrency from the API. None

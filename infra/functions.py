@@ -1,7 +1,8 @@
 """The four duetime functions, each with its own role holding only what it uses.
 
 schedule  HTTP API (publish, messages, keys)   table RW, both queues, scheduler, both secrets,
-                                               invokes dispatch for timers due now
+                                               invokes dispatch for timers due now (and its
+                                               schedules do, for far-off ones)
 dispatch  delivery queue consumer              table RW, delivery queue, scheduler, signing
 step      step queue consumer (flows)          table RW, both queues, scheduler, signing
 recover   every minute (RecoveryClock)         table RW, both queues, scheduler, signing
@@ -140,17 +141,20 @@ class DuetimeFunctions(Construct):
         delivery queue takes three (functions/adapters/aws/invoke.py; docs/cost.md). Lambda
         retries a failed invocation twice; then its record goes to the delivery queue, whose
         consumer reads the timer out of it. Only `schedule` invokes: `dispatch` naming itself
-        would be a circular reference, and its re-arms are never due at once.
+        would be a circular reference, and its re-arms are never due at once. The API's
+        EventBridge schedules invoke `dispatch` too; the others' still send to the queues.
 
         An event that finds `dispatch` throttled waits in Lambda's queue; past 10 minutes it
         goes to the delivery queue too, so a throttled burst is late by at most that much
         before the queue's capped event source takes it over (not Lambda's default 6 h)."""
-        self.schedule.add_environment("DUETIME_DISPATCH_FUNCTION", self.dispatch.function_name)
-        self.schedule.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["lambda:InvokeFunction"], resources=[self.dispatch.function_arn]
-            )
+        self.schedule.add_environment("DUETIME_DISPATCH_FUNCTION", self.dispatch.function_arn)
+        invoke_dispatch = iam.PolicyStatement(
+            actions=["lambda:InvokeFunction"], resources=[self.dispatch.function_arn]
         )
+        self.schedule.add_to_role_policy(invoke_dispatch)
+        # The API's far-off timers are schedules that invoke dispatch with the timer, instead
+        # of sending it to the queue whose event source would invoke dispatch with it.
+        timers.scheduler_role.add_to_policy(invoke_dispatch)
         self.dispatch.configure_async_invoke(
             retry_attempts=2,
             max_event_age=ASYNC_MAX_EVENT_AGE,

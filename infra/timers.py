@@ -123,7 +123,10 @@ class Timers(Construct):
         self.scheduler_role = iam.Role(
             self,
             "SchedulerRole",
-            description="EventBridge Scheduler sends due duetime timers to the duetime queues",
+            description=(
+                "EventBridge Scheduler sends due duetime timers to the duetime queues, or "
+                "invokes dispatch with them"
+            ),
             assumed_by=scheduler_principal(self, schedule_group_name),
         )
         # Only SendMessage: the scheduler never reads, deletes or inspects queue attributes.

@@ -13,6 +13,7 @@ from moto import mock_aws
 
 from functions import wiring
 from functions.adapters.aws import aws_adapters
+from functions.adapters.aws.invoke import AsyncInvoke
 from functions.config import Settings
 from functions.domain.signing import SigningKeys
 from functions.local import console, moto_atomic, moto_speed
@@ -21,9 +22,14 @@ from functions.local.defaults import DEV_PORT, DEV_SIGNING_KEYS, DEV_TOKEN
 from functions.local.gateway import serve
 from functions.local.lambda_async import AsyncInvokeEmulator, EmulatedFunction
 from functions.local.pump import Periodic, QueuePump, SchedulerClock, invoke_every
-from functions.local.resources import REGION, LocalResources, fake_credentials, provision
-
-DISPATCH_FUNCTION = "duetime-dispatch"
+from functions.local.resources import (
+    DISPATCH_FUNCTION,
+    DISPATCH_FUNCTION_ARN,
+    REGION,
+    LocalResources,
+    fake_credentials,
+    provision,
+)
 
 
 @dataclass
@@ -61,8 +67,9 @@ class DevServer:
         os.environ["DUETIME_SQS_HORIZON_SECONDS"] = str(self.sqs_horizon_seconds)
         os.environ["DUETIME_EVENTBRIDGE_LEAD_SECONDS"] = str(self.eventbridge_lead_seconds)
         os.environ["DUETIME_ALLOWED_HOSTS"] = ",".join(self.allowed_hosts)
-        # Timers due now invoke dispatch, as the deployed API does (emulated below).
-        os.environ["DUETIME_DISPATCH_FUNCTION"] = DISPATCH_FUNCTION
+        # Timers due now invoke dispatch, and far-off ones are schedules that do, as the
+        # deployed API's (emulated below).
+        os.environ["DUETIME_DISPATCH_FUNCTION"] = DISPATCH_FUNCTION_ARN
         settings = Settings.from_env()
         wiring.install(wiring.build(settings, aws_adapters(settings)))
         # Imported after the environment is set: handlers read it once, as on a cold start.
@@ -101,6 +108,7 @@ class DevServer:
                 sqs=sqs,
                 group=self.resources.schedule_group,
                 jitter=self.eventbridge_jitter,
+                invoke=AsyncInvoke(function_name=DISPATCH_FUNCTION_ARN, region=REGION),
             ),
             invoke_every(
                 recover.handler,

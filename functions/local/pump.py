@@ -139,7 +139,8 @@ class QueuePump:
 @dataclass(frozen=True)
 class _Armed:
     fire_at: datetime
-    queue_url: str
+    # Where the schedule sends its input: a queue (by URL), or a function (by `invoke`).
+    queue_url: str | None
     body: str
 
 
@@ -150,7 +151,9 @@ def parse_at_expression(expression: str) -> datetime:
 
 
 class SchedulerClock:
-    """Fires one-time EventBridge schedules in a group when due (optionally 0-59 s late)."""
+    """Fires one-time EventBridge schedules in a group when due (optionally 0-59 s late): a
+    queue target gets its input as a message, a Lambda target (dispatch) is invoked with it
+    asynchronously by `invoke`, as EventBridge Scheduler invokes a function."""
 
     def __init__(
         self,
@@ -162,9 +165,11 @@ class SchedulerClock:
         tick_seconds: float = 0.2,
         clock: Callable[[], datetime] = utc_now,
         rng: random.Random | None = None,
+        invoke: Callable[[str], None] | None = None,
     ) -> None:
         self._scheduler = scheduler
         self._sqs = sqs
+        self._invoke = invoke
         self._group = group
         self._jitter = jitter
         self._clock = clock
@@ -186,7 +191,16 @@ class SchedulerClock:
         for name, armed in list(self._armed.items()):
             if armed.fire_at > now:
                 continue
-            self._sqs.send_message(QueueUrl=armed.queue_url, MessageBody=armed.body)
+            if armed.queue_url is not None:
+                self._sqs.send_message(QueueUrl=armed.queue_url, MessageBody=armed.body)
+            elif self._invoke is not None:
+                try:
+                    self._invoke(armed.body)
+                except Exception:  # as EventBridge retries a failed invoke: at a later tick
+                    logger.warning("schedule %s could not invoke; retrying", name, exc_info=True)
+                    continue
+            else:
+                raise RuntimeError(f"schedule {name} targets a function and none is emulated")
             # ActionAfterCompletion=DELETE: a fired one-time schedule removes itself.
             self._scheduler.delete_schedule(Name=name, GroupName=self._group)
             del self._armed[name]
@@ -205,10 +219,12 @@ class SchedulerClock:
             if not expression.startswith("at("):
                 continue
             jitter = self._rng.uniform(0, EVENTBRIDGE_JITTER_SECONDS) if self._jitter else 0.0
-            queue_name = detail["Target"]["Arn"].rsplit(":", 1)[-1]
+            target = detail["Target"]["Arn"]
             self._armed[name] = _Armed(
                 fire_at=parse_at_expression(expression) + timedelta(seconds=jitter),
-                queue_url=self._sqs.get_queue_url(QueueName=queue_name)["QueueUrl"],
+                queue_url=None
+                if target.startswith("arn:aws:lambda:")
+                else self._sqs.get_queue_url(QueueName=target.rsplit(":", 1)[-1])["QueueUrl"],
                 body=detail["Target"].get("Input", ""),
             )
 

@@ -19,6 +19,10 @@ if TYPE_CHECKING:
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
+# The dispatch function as the API is told of it (DUETIME_DISPATCH_FUNCTION): Invoke takes its
+# ARN, and so do the EventBridge schedules that invoke it.
+DISPATCH_FUNCTION = "duetime-dispatch"
+DISPATCH_FUNCTION_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{DISPATCH_FUNCTION}"
 
 
 @dataclass(frozen=True)

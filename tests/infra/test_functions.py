@@ -61,9 +61,14 @@ def test_functions_run_python_on_arm64(production: Deployment, handler: str) -> 
 @pytest.mark.parametrize("handler", HANDLERS)
 def test_environment_is_what_settings_from_env_reads(each: Deployment, handler: str) -> None:
     # Given a function's environment, with each CloudFormation value replaced by a placeholder
+    # (an ARN-valued one that Settings checks is an ARN keeps the prefix)
     env = _environment(each, handler)
     assert set(env) >= REQUIRED_ENV
-    plain = {k: v if isinstance(v, str) else f"<{k}>" for k, v in env.items()}
+    arns = {"DUETIME_DISPATCH_FUNCTION"}
+    plain = {
+        k: v if isinstance(v, str) else f"arn:<{k}>" if k in arns else f"<{k}>"
+        for k, v in env.items()
+    }
     # When the application parses it
     settings = Settings.from_env(plain)
     # Then every setting comes from the deployment, not from a default
@@ -71,7 +76,16 @@ def test_environment_is_what_settings_from_env_reads(each: Deployment, handler: 
     assert settings.queue_arn == "<DUETIME_QUEUE_ARN>"
     assert settings.schedule_group == "duetime"
     assert settings.token_secret_id == "<DUETIME_TOKEN_SECRET_ID>"
+    if handler == "schedule":
+        assert settings.dispatch_function == "arn:<DUETIME_DISPATCH_FUNCTION>"
     assert env["POWERTOOLS_SERVICE_NAME"] == env["POWERTOOLS_METRICS_NAMESPACE"] == "duetime"
+
+
+def test_a_dispatch_function_named_without_its_arn_is_refused_at_start() -> None:
+    # EventBridge Scheduler targets need the ARN: a bare name would fail at the first far-off
+    # publish, so it fails when the settings are read
+    with pytest.raises(ValueError, match="DUETIME_DISPATCH_FUNCTION must be the dispatch"):
+        Settings.from_env({"DUETIME_DISPATCH_FUNCTION": "duetime-dispatch"})
 
 
 def test_delivery_queue_env_points_at_the_queue_dispatch_consumes(each: Deployment) -> None:
@@ -197,8 +211,8 @@ def test_only_the_api_invokes_dispatch_and_failed_invocations_reach_the_delivery
 ) -> None:
     dispatch_id, _ = each.function("dispatch")
     dispatch_arn = _ref({"Fn::GetAtt": [dispatch_id, "Arn"]})
-    # The API function knows dispatch by name and may invoke exactly it; nothing else may
-    assert _environment(each, "schedule")["DUETIME_DISPATCH_FUNCTION"] == {"Ref": dispatch_id}
+    # The API function knows dispatch by its ARN and may invoke exactly it; no function else may
+    assert _ref(_environment(each, "schedule")["DUETIME_DISPATCH_FUNCTION"]) == dispatch_arn
     for handler in HANDLERS:
         function_id, _ = each.function(handler)
         invokable = _allowed(each.role_statements(function_id), "lambda:InvokeFunction")

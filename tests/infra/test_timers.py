@@ -78,7 +78,9 @@ def test_schedule_group_is_named_by_the_props(each: Deployment) -> None:
     each.template.has_resource_properties("AWS::Scheduler::ScheduleGroup", {"Name": "duetime"})
 
 
-def test_scheduler_role_may_only_send_to_the_two_queues(each: Deployment) -> None:
+def test_scheduler_role_may_only_send_to_the_two_queues_and_invoke_dispatch(
+    each: Deployment,
+) -> None:
     # Given the role the functions pass to EventBridge Scheduler
     _, function = each.function("dispatch")
     role_id = function["Properties"]["Environment"]["Variables"]["DUETIME_SCHEDULER_ROLE_ARN"][
@@ -93,12 +95,16 @@ def test_scheduler_role_may_only_send_to_the_two_queues(each: Deployment) -> Non
         ACCOUNT,
     )
     assert "schedule-group/duetime" in str(trust["Condition"]["ArnEquals"]["aws:SourceArn"])
-    # And its only permission is sqs:SendMessage on the delivery and step queues
-    (statement,) = each.policy_statements(role_id)
-    assert statement["Effect"] == "Allow"
-    assert statement["Action"] == "sqs:SendMessage"
+    # And its only permissions are sqs:SendMessage on the delivery and step queues, and
+    # lambda:InvokeFunction on dispatch (the API's far-off timers invoke it directly)
+    send, invoke = each.policy_statements(role_id)
+    assert (send["Effect"], invoke["Effect"]) == ("Allow", "Allow")
+    assert send["Action"] == "sqs:SendMessage"
     queue_arns = [{"Fn::GetAtt": [queue_id, "Arn"]} for queue_id in _queues_with_redrive(each)]
-    assert sorted(map(str, statement["Resource"])) == sorted(map(str, queue_arns))
+    assert sorted(map(str, send["Resource"])) == sorted(map(str, queue_arns))
+    dispatch_id, _ = each.function("dispatch")
+    assert invoke["Action"] == "lambda:InvokeFunction"
+    assert invoke["Resource"] == {"Fn::GetAtt": [dispatch_id, "Arn"]}
     assert not role.get("ManagedPolicyArns")
 
 

@@ -20,11 +20,14 @@ from functions.domain.signing import webhook_secret
 from functions.handlers import dispatch
 from functions.local.lambda_async import AsyncInvokeEmulator, EmulatedFunction
 from functions.local.lambda_context import LocalContext
+from functions.local.pump import SchedulerClock, parse_at_expression
+from functions.local.resources import DISPATCH_FUNCTION, DISPATCH_FUNCTION_ARN
+from tests.helpers.clock import FakeClock
 from tests.helpers.events import invoke_event, invoke_failure_record, sqs_event
 from tests.helpers.receiver import Receiver
 from tests.integration.conftest import KEYS, Aws, delivery_pump, install_aws, publish
 
-DISPATCH = "duetime-dispatch"
+DISPATCH = DISPATCH_FUNCTION
 
 
 def _queued(aws: Aws) -> dict[str, int]:
@@ -52,7 +55,7 @@ def _emulator(aws: Aws, handler: Any = dispatch.handler) -> AsyncInvokeEmulator:
 @pytest.fixture
 def invoking(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Aws:
     """The AWS graph as the deployed `schedule` function has it: due-now timers invoke."""
-    monkeypatch.setenv("DUETIME_DISPATCH_FUNCTION", DISPATCH)
+    monkeypatch.setenv("DUETIME_DISPATCH_FUNCTION", DISPATCH_FUNCTION_ARN)
     install_aws()
     return aws
 
@@ -97,6 +100,46 @@ def test_a_delayed_message_still_goes_by_the_queue(invoking: Aws, receiver: Rece
     assert emulator.accepted == 0
     assert _queued(invoking) == {"visible": 0, "delayed": 1}
     assert _state(message_id) == "CREATED"
+
+
+def test_a_far_off_message_is_a_schedule_that_invokes_dispatch_not_the_queue(
+    invoking: Aws, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a 1-minute SQS horizon, so a 5-minute delay is far off and its last hop fits SQS
+    # when dispatch runs at the wall clock's now (the dev server's short-horizon setting)
+    monkeypatch.setenv("DUETIME_SQS_HORIZON_SECONDS", "60")
+    install_aws()
+    scheduler = boto3.client("scheduler", region_name="us-east-1")
+    group = invoking.resources.schedule_group
+    message_id = publish(invoking, receiver.url("/far"), **{"Upstash-Delay": "5m"})
+    # Then its EventBridge schedule targets the dispatch function, with the timer as input
+    (listed,) = scheduler.list_schedules(GroupName=group)["Schedules"]
+    schedule = scheduler.get_schedule(Name=listed["Name"], GroupName=group)
+    assert schedule["Target"]["Arn"] == DISPATCH_FUNCTION_ARN
+    assert json.loads(schedule["Target"]["Input"])["id"] == message_id
+    # When it fires (EventBridge early, as ever), dispatch is invoked and arms the last hop
+    emulator = _emulator(invoking)
+    emulator.install()
+    try:
+        fire_at = parse_at_expression(schedule["ScheduleExpression"])
+        scheduler_clock = SchedulerClock(
+            scheduler=scheduler,
+            sqs=boto3.client("sqs", region_name="us-east-1"),
+            group=group,
+            jitter=False,
+            clock=FakeClock(fire_at),
+            invoke=AsyncInvoke(function_name=DISPATCH_FUNCTION_ARN, region="us-east-1"),
+        )
+        assert scheduler_clock.tick() == 1
+        emulator.drain()
+    finally:
+        emulator.uninstall()
+    assert emulator.accepted == 1
+    # Then the queue holds only the last hop, delayed, and no schedule is left
+    assert _queued(invoking) == {"visible": 0, "delayed": 1}
+    assert scheduler.list_schedules(GroupName=group)["Schedules"] == []
+    assert _state(message_id) == "CREATED"
+    assert receiver.requests == []
 
 
 def test_an_invoke_that_cannot_be_made_leaves_the_timer_on_the_queue(

@@ -51,7 +51,14 @@ def aws_adapters(settings: Settings) -> Adapters:
         if settings.dispatch_function
         else None
     )
-    timers = _timers(settings, made, settings.queue_url, settings.queue_arn, invoke=invoke)
+    timers = _timers(
+        settings,
+        made,
+        settings.queue_url,
+        settings.queue_arn,
+        invoke=invoke,
+        eventbridge_target_arn=settings.dispatch_function,
+    )
     step_timers = _timers(
         settings,
         made,
@@ -91,6 +98,7 @@ def _timers(
     queue_arn: str,
     *,
     invoke: Invoke | None = None,
+    eventbridge_target_arn: str | None = None,
 ) -> Timers:
     return Timers(
         sqs=clients.sqs,
@@ -103,5 +111,6 @@ def _timers(
             scheduler_role_arn=settings.scheduler_role_arn,
             sqs_horizon=timedelta(seconds=settings.sqs_horizon_seconds),
             eventbridge_lead=timedelta(seconds=settings.eventbridge_lead_seconds),
+            eventbridge_target_arn=eventbridge_target_arn,
         ),
     )

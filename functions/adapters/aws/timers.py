@@ -54,6 +54,10 @@ class TimerConfig:
     # EventBridge fires somewhere in the minute it is set for; aim that minute early enough
     # that the SQS hop that follows always has time to land on the second.
     eventbridge_lead: timedelta = timedelta(minutes=2)
+    # When set, EventBridge schedules invoke this function (`dispatch`) with the timer instead
+    # of sending it to the queue for the event source to receive, delete and invoke the same
+    # function with: one request where the queue's road takes three (issue 13).
+    eventbridge_target_arn: str | None = None
 
 
 def schedule_name(target_id: str, due_at: datetime) -> str:
@@ -152,7 +156,7 @@ class Timers:
                 FlexibleTimeWindow={"Mode": "OFF"},
                 ActionAfterCompletion="DELETE",
                 Target={
-                    "Arn": self._config.queue_arn,
+                    "Arn": self._config.eventbridge_target_arn or self._config.queue_arn,
                     "RoleArn": self._config.scheduler_role_arn,
                     "Input": payload.to_json(),
                     "RetryPolicy": {"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 86400},
