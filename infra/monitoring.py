@@ -4,8 +4,9 @@
     recovered > 0          a wake-up was lost and recovery re-armed it: find out why
     delivery failure rate  share of finished deliveries that exhausted their retries
     errors / throttles     per function
-    async events           dispatch's async invocations: dropped, not handed to the
-                           delivery queue, or waiting over a minute (late deliveries)
+    async events           dispatch's async invocations (the API's for messages due now, and
+                           its EventBridge schedules'): dropped, not handed to the delivery
+                           queue, or waiting over a minute
 
 The custom metrics come from Powertools in the functions: namespace `duetime`, dimension
 `service=duetime` (functions/observability.py, functions/handlers/dispatch.py).
@@ -184,7 +185,8 @@ class Monitoring(Construct):
 
     def _async_alarms(self, name: str, fn: lambda_.IFunction) -> None:
         """Lambda's own metrics of a function's asynchronous invocations (the API starts
-        `dispatch` by async Invoke for messages due now)."""
+        `dispatch` by async Invoke for messages due now, and its EventBridge schedules invoke
+        it for far-off ones)."""
         self._alarm(
             f"{name}AsyncEventsDropped",
             fn.metric("AsyncEventsDropped", period=PERIOD, statistic=cloudwatch.Stats.SUM),
@@ -209,7 +211,8 @@ class Monitoring(Construct):
             threshold=60_000,  # milliseconds
             description=(
                 f"Async invocations of duetime {name.lower()} waited over a minute in "
-                "Lambda's queue (throttled or failing): deliveries due now are late."
+                "Lambda's queue (throttled or failing): deliveries due now are late (a far-off "
+                "timer's, which fire minutes early, are late only past the lead)."
             ),
         )
 

@@ -115,7 +115,7 @@ class AsyncInvokeEmulator:
             if attempt:
                 time.sleep(self._retry_delay * attempt)
             try:
-                function.handler(event, LocalContext(function_name=name))
+                function.handler(event, LocalContext(function_name=name.rsplit(":", 1)[-1]))
             except Exception as exc:  # Lambda records any error and retries
                 logger.warning("async invocation failed", extra={"function": name}, exc_info=True)
                 error = exc
@@ -140,7 +140,9 @@ class AsyncInvokeEmulator:
             "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds"),
             "requestContext": {
                 "requestId": str(uuid.uuid4()),
-                "functionArn": LocalContext(function_name=name).invoked_function_arn,
+                "functionArn": LocalContext(
+                    function_name=name.rsplit(":", 1)[-1]
+                ).invoked_function_arn,
                 "condition": "RetriesExhausted",
                 "approximateInvokeCount": attempts,
             },

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from functions.adapters.aws.timers import InvokeUnavailableError
 from functions.domain.clock import utc_now
 from functions.local.lambda_context import LocalContext
 from functions.observability import logger
@@ -196,6 +197,8 @@ class SchedulerClock:
             elif self._invoke is not None:
                 try:
                     self._invoke(armed.body)
+                except InvokeUnavailableError:
+                    continue  # cooling down after a failure already logged: a later tick
                 except Exception:  # as EventBridge retries a failed invoke: at a later tick
                     logger.warning("schedule %s could not invoke; retrying", name, exc_info=True)
                     continue

@@ -5,6 +5,7 @@ emulated (functions/local/lambda_async.py); the queue remains the road for every
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -17,11 +18,13 @@ from functions.adapters.aws import clients
 from functions.adapters.aws.invoke import AsyncInvoke
 from functions.adapters.aws.timers import InvokeUnavailableError
 from functions.domain.signing import webhook_secret
+from functions.domain.timers import STEP, TimerPayload
 from functions.handlers import dispatch
 from functions.local.lambda_async import AsyncInvokeEmulator, EmulatedFunction
 from functions.local.lambda_context import LocalContext
 from functions.local.pump import SchedulerClock, parse_at_expression
 from functions.local.resources import DISPATCH_FUNCTION, DISPATCH_FUNCTION_ARN
+from tests.helpers.api import call
 from tests.helpers.clock import FakeClock
 from tests.helpers.events import invoke_event, invoke_failure_record, sqs_event
 from tests.helpers.receiver import Receiver
@@ -140,6 +143,52 @@ def test_a_far_off_message_is_a_schedule_that_invokes_dispatch_not_the_queue(
     assert scheduler.list_schedules(GroupName=group)["Schedules"] == []
     assert _state(message_id) == "CREATED"
     assert receiver.requests == []
+
+
+def test_a_far_off_cron_fire_invokes_dispatch_and_a_far_off_flow_step_keeps_its_queue(
+    invoking: Aws,
+) -> None:
+    scheduler = boto3.client("scheduler", region_name="us-east-1")
+    group = invoking.resources.schedule_group
+    # Given a daily cron whose next fire is 30 minutes away, and a flow step due in 1 h
+    at = datetime.now(UTC) + timedelta(minutes=30)
+    cron = call(
+        "POST",
+        "/v2/schedules/https://example.com/cron",
+        token=invoking.token,
+        headers={"Upstash-Cron": f"{at.minute} {at.hour} * * *"},
+    )
+    flow = {
+        "stateToken": "t",
+        "steps": [{"id": "s", "destination": "https://example.com/step", "delay": "1h"}],
+    }
+    started = call("POST", "/v2/flows/far", token=invoking.token, body=json.dumps(flow))
+    assert (cron.status, started.status) == (201, 201)
+    # Then the fire's schedule invokes dispatch, and the step's sends to the step queue, which
+    # only the step function consumes
+    targets = {}
+    for listed in scheduler.list_schedules(GroupName=group)["Schedules"]:
+        target = scheduler.get_schedule(Name=listed["Name"], GroupName=group)["Target"]
+        targets[json.loads(target["Input"])["kind"]] = target["Arn"]
+    assert targets == {
+        "schedule": DISPATCH_FUNCTION_ARN,
+        "step": invoking.resources.step_queue_arn,
+    }
+
+
+def test_a_step_timer_never_targets_dispatch_even_through_the_delivery_timers(
+    invoking: Aws,
+) -> None:
+    # Only the step function may run a step and arm the next: dispatch may not send to the
+    # step queue. So even armed by the wrong port, a step's schedule names a queue.
+    now = datetime.now(UTC)
+    timers = wiring.graph().adapters.timers
+    timers.arm(TimerPayload("f#1#0", now + timedelta(hours=1), kind=STEP), now=now)
+    scheduler = boto3.client("scheduler", region_name="us-east-1")
+    group = invoking.resources.schedule_group
+    (listed,) = scheduler.list_schedules(GroupName=group)["Schedules"]
+    target = scheduler.get_schedule(Name=listed["Name"], GroupName=group)["Target"]
+    assert target["Arn"] == invoking.resources.queue_arn
 
 
 def test_an_invoke_that_cannot_be_made_leaves_the_timer_on_the_queue(

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import ClientError
 
 from functions.domain.clock import to_ms
-from functions.domain.timers import EARLY_TOLERANCE, TimerPayload
+from functions.domain.timers import EARLY_TOLERANCE, STEP, TimerPayload
 from functions.observability import logger
 
 if TYPE_CHECKING:
@@ -97,8 +97,9 @@ def eventbridge_fire_time(due_at: datetime, lead: timedelta, *, spread_key: str 
 
 class Timers:
     """The AWS timer port: SQS delays within the horizon, one-time EventBridge schedules
-    beyond it, into one queue (delivery or steps). EventBridge's minute precision stays in
-    here: a timer that wakes early is re-armed by `rearm_if_early` before any service sees it.
+    beyond it, into one queue (delivery or steps) or, when configured, the dispatch function
+    itself. EventBridge's minute precision stays in here: a timer that wakes early is re-armed
+    by `rearm_if_early` before any service sees it.
     """
 
     def __init__(
@@ -156,7 +157,7 @@ class Timers:
                 FlexibleTimeWindow={"Mode": "OFF"},
                 ActionAfterCompletion="DELETE",
                 Target={
-                    "Arn": self._config.eventbridge_target_arn or self._config.queue_arn,
+                    "Arn": self._eventbridge_target(payload),
                     "RoleArn": self._config.scheduler_role_arn,
                     "Input": payload.to_json(),
                     "RetryPolicy": {"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 86400},
@@ -167,6 +168,13 @@ class Timers:
                 raise
             # Already armed for this exact wake-up (a retried publish or recovery): nothing to do.
         return TimerKind.EVENTBRIDGE
+
+    def _eventbridge_target(self, payload: TimerPayload) -> str:
+        """The function when one is configured, else the queue. A flow step always goes to its
+        queue: only the step function may run it and arm the next."""
+        if self._config.eventbridge_target_arn and payload.kind != STEP:
+            return self._config.eventbridge_target_arn
+        return self._config.queue_arn
 
     def _invoke_now(self, payload: TimerPayload) -> bool:
         """Start the consumer directly for a timer due now: one request where the queue takes
