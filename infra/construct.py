@@ -63,6 +63,7 @@ class Duetime(Construct):
             "Monitoring",
             functions=self.functions.all,
             async_invoked={"dispatch": self.functions.dispatch},
+            schedule_group_name=self.timers.schedule_group_name,
             queues={"delivery": self.timers.delivery_queue, "step": self.timers.step_queue},
             dead_letter_queues={"Delivery": self.timers.delivery_dlq, "Step": self.timers.step_dlq},
             failure_rate_threshold_percent=props.failure_rate_threshold_percent,

@@ -4,6 +4,7 @@
     recovered > 0          a wake-up was lost and recovery re-armed it: find out why
     delivery failure rate  share of finished deliveries that exhausted their retries
     errors / throttles     per function
+    schedules dropped      EventBridge Scheduler gave up on a one-time timer (retries spent)
     async events           dispatch's async invocations (the API's for messages due now, and
                            its EventBridge schedules'): dropped, not handed to the delivery
                            queue, or waiting over a minute
@@ -19,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -49,6 +51,7 @@ class Monitoring(Construct):
         *,
         functions: Mapping[str, lambda_.IFunction],
         async_invoked: Mapping[str, lambda_.IFunction],
+        schedule_group_name: str,
         queues: Mapping[str, sqs.IQueue],
         dead_letter_queues: Mapping[str, sqs.IQueue],
         failure_rate_threshold_percent: float,
@@ -118,6 +121,20 @@ class Monitoring(Construct):
 
         for name, fn in async_invoked.items():
             self._async_alarms(name.capitalize(), fn)
+
+        group = scheduler.ScheduleGroup.from_schedule_group_name(
+            self, "TimerGroup", schedule_group_name
+        )
+        self._alarm(
+            "SchedulesDropped",
+            group.metric_dropped(period=PERIOD, statistic=cloudwatch.Stats.SUM),
+            threshold=0,
+            description=(
+                "EventBridge Scheduler stopped trying to hand duetime timers to their target "
+                "(a queue or dispatch) after its retries: recovery re-arms those messages once "
+                "they are overdue, so their deliveries are late. Check the scheduler role."
+            ),
+        )
 
         self.dashboard = cloudwatch.Dashboard(self, "Dashboard", default_interval=Duration.hours(3))
         self.dashboard.add_widgets(

@@ -79,6 +79,13 @@ def test_dispatchs_async_invocations_alarm_when_dropped_undelivered_or_late(
     }
 
 
+def test_dropped_eventbridge_timers_alarm_for_duetimes_schedule_group(each: Deployment) -> None:
+    (alarm,) = [a for a in _alarms(each) if a.get("MetricName") == "InvocationDroppedCount"]
+    assert alarm["Namespace"] == "AWS/Scheduler"
+    assert alarm["Dimensions"] == [{"Name": "ScheduleGroup", "Value": "duetime"}]
+    assert _fires_on_any(alarm)
+
+
 def test_alarms_notify_the_topic_only_when_one_is_given(
     production: Deployment, function_url: Deployment
 ) -> None:
