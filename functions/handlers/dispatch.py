@@ -1,5 +1,5 @@
 """`dispatch`: SQS-triggered, each record a fired timer of a message or schedule; or invoked
-asynchronously with one timer that is due now."""
+asynchronously with one timer (due now, or a far-off one by its EventBridge schedule)."""
 
 from __future__ import annotations
 

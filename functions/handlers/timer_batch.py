@@ -71,10 +71,11 @@ def process(
 def process_one(
     event: dict[str, Any], *, handle: Callable[[TimerPayload], str], metric_prefix: str
 ) -> dict[str, Any]:
-    """One timer invoked directly (an asynchronous Invoke). An exception propagates, so Lambda
-    retries the invocation and then sends it to the on-failure destination; a malformed timer
-    is dropped, as in a batch. A destination record invoked by hand (replayed from the queue,
-    say) is read as its timer, as the queue's consumer reads it."""
+    """One timer invoked directly (the API's asynchronous Invoke, or its EventBridge schedule).
+    An exception propagates, so Lambda retries the invocation and then sends it to the
+    on-failure destination; a malformed timer is dropped, as in a batch. A destination record
+    invoked by hand (replayed from the queue, say) is read as its timer, as the queue's
+    consumer reads it."""
     try:
         payload = TimerPayload.from_json(_unwrapped(json.dumps(event)))
     except ValidationError:
