@@ -204,34 +204,37 @@ class Monitoring(Construct):
         """Lambda's own metrics of a function's asynchronous invocations (the API starts
         `dispatch` by async Invoke for messages due now, and its EventBridge schedules invoke
         it for far-off ones)."""
-        self._alarm(
-            f"{name}AsyncEventsDropped",
-            fn.metric("AsyncEventsDropped", period=PERIOD, statistic=cloudwatch.Stats.SUM),
-            threshold=0,
-            description=(
-                f"Lambda dropped async invocations of duetime {name.lower()}: their timers "
-                "are lost until recovery finds the messages overdue."
+        who = f"duetime {name.lower()}"
+        for metric, statistic, threshold, description in (
+            (
+                "AsyncEventsDropped",
+                cloudwatch.Stats.SUM,
+                0,
+                f"Lambda dropped async invocations of {who}: their timers are lost until "
+                "recovery finds the messages overdue.",
             ),
-        )
-        self._alarm(
-            f"{name}DestinationDeliveryFailures",
-            fn.metric("DestinationDeliveryFailures", period=PERIOD, statistic=cloudwatch.Stats.SUM),
-            threshold=0,
-            description=(
-                f"Async invocations of duetime {name.lower()} that ran out of retries could "
-                "not be put on the delivery queue (its on-failure destination)."
+            (
+                "DestinationDeliveryFailures",
+                cloudwatch.Stats.SUM,
+                0,
+                f"Async invocations of {who} that ran out of retries could not be put on the "
+                "delivery queue (its on-failure destination).",
             ),
-        )
-        self._alarm(
-            f"{name}AsyncEventAge",
-            fn.metric("AsyncEventAge", period=PERIOD, statistic=cloudwatch.Stats.MAXIMUM),
-            threshold=60_000,  # milliseconds
-            description=(
-                f"Async invocations of duetime {name.lower()} waited over a minute in "
-                "Lambda's queue (throttled or failing): deliveries due now are late (a far-off "
-                "timer's, which fire minutes early, are late only past the lead)."
+            (
+                "AsyncEventAge",
+                cloudwatch.Stats.MAXIMUM,
+                60_000,  # milliseconds
+                f"Async invocations of {who} waited over a minute in Lambda's queue (throttled "
+                "or failing): deliveries due now are late (a far-off timer's, which fire "
+                "minutes early, are late only past the lead).",
             ),
-        )
+        ):
+            self._alarm(
+                f"{name}{metric}",
+                fn.metric(metric, period=PERIOD, statistic=statistic),
+                threshold=threshold,
+                description=description,
+            )
 
     def _alarm(
         self,

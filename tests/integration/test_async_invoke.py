@@ -63,6 +63,17 @@ def invoking(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Aws:
     return aws
 
 
+def _published_with_its_timer_taken(aws: Aws, receiver: Receiver) -> tuple[str, int]:
+    """A message due now whose timer went by the queue (no Invoke here); the timer is taken
+    off the queue, as a consumer would, so only what the test hands dispatch can deliver it.
+    Returns the message id and the timer's due time in ms."""
+    message_id = publish(aws, receiver.url())
+    body = boto3.client("sqs", region_name="us-east-1").receive_message(
+        QueueUrl=aws.resources.queue_url, VisibilityTimeout=300
+    )["Messages"][0]["Body"]
+    return message_id, int(json.loads(body)["dueAt"])
+
+
 def _state(message_id: str) -> str:
     return wiring.graph().message_store.get(message_id).state.value
 
@@ -285,12 +296,7 @@ def test_dispatch_invoked_twice_for_one_message_delivers_it_once(
     invoking: Aws, receiver: Receiver
 ) -> None:
     # Given a published message, its timer left on the queue (no emulator: the Invoke failed)
-    message_id = publish(invoking, receiver.url())
-    due_at_ms = json.loads(
-        boto3.client("sqs", region_name="us-east-1").receive_message(
-            QueueUrl=invoking.resources.queue_url, VisibilityTimeout=300
-        )["Messages"][0]["Body"]
-    )["dueAt"]
+    message_id, due_at_ms = _published_with_its_timer_taken(invoking, receiver)
     # When Lambda's at-least-once async queue runs the invocation twice
     context = LocalContext(function_name=DISPATCH)
     first = dispatch.handler(invoke_event(message_id, due_at_ms), context)
@@ -310,12 +316,7 @@ def test_a_malformed_direct_invocation_is_dropped_not_retried(aws: Aws) -> None:
 
 def test_a_failure_record_on_the_queue_is_read_as_its_timer(aws: Aws, receiver: Receiver) -> None:
     # Given a message whose timer reached the queue only as a destination record
-    message_id = publish(aws, receiver.url())
-    due_at_ms = json.loads(
-        boto3.client("sqs", region_name="us-east-1").receive_message(
-            QueueUrl=aws.resources.queue_url, VisibilityTimeout=300
-        )["Messages"][0]["Body"]
-    )["dueAt"]
+    message_id, due_at_ms = _published_with_its_timer_taken(aws, receiver)
     event = sqs_event([invoke_failure_record(message_id, due_at_ms)])
     # When dispatch consumes it
     result = dispatch.handler(event, LocalContext(function_name=DISPATCH))
@@ -330,12 +331,7 @@ def test_a_failure_record_invoked_directly_is_read_as_its_timer(
     aws: Aws, receiver: Receiver
 ) -> None:
     # Given a destination record replayed by hand as a direct invocation
-    message_id = publish(aws, receiver.url())
-    due_at_ms = json.loads(
-        boto3.client("sqs", region_name="us-east-1").receive_message(
-            QueueUrl=aws.resources.queue_url, VisibilityTimeout=300
-        )["Messages"][0]["Body"]
-    )["dueAt"]
+    message_id, due_at_ms = _published_with_its_timer_taken(aws, receiver)
     record = json.loads(invoke_failure_record(message_id, due_at_ms))
     # Then dispatch delivers its timer rather than dropping it as malformed
     assert dispatch.handler(record, LocalContext(function_name=DISPATCH)) == {
