@@ -93,8 +93,9 @@ class AsyncInvokeEmulator:
     def _on_invoke(self, **kwargs: Any) -> Any:
         # botocore's before-call: an answer returned here is the call's, and nothing is sent.
         params: dict[str, Any] = kwargs["params"]
-        name = unquote(str(params["url_path"])[len(_PATH_PREFIX) :].split("/", 1)[0])
-        function = self._functions.get(name.rsplit(":", 1)[-1])
+        called = unquote(str(params["url_path"])[len(_PATH_PREFIX) :].split("/", 1)[0])
+        name = called.rsplit(":", 1)[-1]  # FunctionName may be the name or the ARN
+        function = self._functions.get(name)
         if params["headers"].get("X-Amz-Invocation-Type") != "Event" or function is None:
             raise NotImplementedError(f"only Event invokes of {sorted(self._functions)} emulated")
         event = json.loads(params["body"] or b"{}")
@@ -115,7 +116,7 @@ class AsyncInvokeEmulator:
             if attempt:
                 time.sleep(self._retry_delay * attempt)
             try:
-                function.handler(event, LocalContext(function_name=name.rsplit(":", 1)[-1]))
+                function.handler(event, LocalContext(function_name=name))
             except Exception as exc:  # Lambda records any error and retries
                 logger.warning("async invocation failed", extra={"function": name}, exc_info=True)
                 error = exc
@@ -140,9 +141,7 @@ class AsyncInvokeEmulator:
             "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds"),
             "requestContext": {
                 "requestId": str(uuid.uuid4()),
-                "functionArn": LocalContext(
-                    function_name=name.rsplit(":", 1)[-1]
-                ).invoked_function_arn,
+                "functionArn": LocalContext(function_name=name).invoked_function_arn,
                 "condition": "RetriesExhausted",
                 "approximateInvokeCount": attempts,
             },
