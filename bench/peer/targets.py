@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import quote, urlsplit
 
-from bench.peer import servers
+from bench.peer import host, servers
 
 
 class PublishError(RuntimeError):
@@ -114,7 +114,11 @@ class DuetimePeer:
         return self.server.tail() if self.server is not None else ""
 
     def pids(self) -> list[int]:
-        return [self.server.process.pid] if self.server is not None else []
+        """The server and its delivery processes (its children)."""
+        if self.server is None:
+            return []
+        pid = self.server.process.pid
+        return [pid, *host.children(pid)]
 
 
 class QuirrelPeer:

@@ -22,9 +22,16 @@ from functions.domain.signing import SigningKeys
 from functions.local import console
 from functions.local.banner import banner
 from functions.local.defaults import DEV_PORT, DEV_SIGNING_KEYS, DEV_TOKEN
+from functions.local.deliverers import (
+    DeliveryProcesses,
+    DeliverySpec,
+    Scratch,
+    scratch_database,
+)
 from functions.local.gateway import serve
 from functions.local.pump import Periodic
 from functions.local.timetravel import ManualClock, TimeTravel
+from functions.services.plain_http import plain_http_first
 from functions.services.transport import LazyTransport
 
 # Far enough ahead to include every armed wake-up when resuming a database.
@@ -43,6 +50,8 @@ class _Engine:
     # What DynamoDB does by itself on AWS (TTL), and what only the file's sole owner may do
     # (end the leases a dead process left).
     upkeep: SqliteMessageStore
+    deliveries: DeliveryProcesses | None = None
+    scratch: Scratch | None = None  # the file of a server without --db that has deliveries
 
 
 @dataclass
@@ -53,6 +62,10 @@ class EmbeddedServer:
     keys: SigningKeys = DEV_SIGNING_KEYS
     db_path: str | None = None
     workers: int = 16
+    # Processes that deliver (each with `workers` threads) beside the one that serves the
+    # API; 0 delivers in the server's own threads. functions/local/deliverers.py.
+    delivery_processes: int = 0
+    log_level: str = "INFO"  # what a delivery process logs at (the server's own is set apart)
     allowed_hosts: tuple[str, ...] = ()  # empty: any host the SSRF guard lets through
     recover_every_seconds: float = 60.0
     # "manual": the clock stands still until moved through /v2/dev/clock (time travel).
@@ -80,11 +93,15 @@ class EmbeddedServer:
         if self.clock_mode not in CLOCK_MODES:
             raise ValueError(f"clock_mode must be one of {', '.join(CLOCK_MODES)}")
         manual = ManualClock(self.clock_start) if self.clock_mode == "manual" else None
+        if manual is not None and self.delivery_processes:
+            raise ValueError("a manual clock moves only in its own process: no delivery processes")
         clock = manual or utc_now
-        db = open_database(self.db_path)
-        timers = LocalTimers(workers=self.workers, clock=clock)
+        deliveries, db, scratch = self._open()
+        # Deliveries elsewhere: the heap's own workers only pass due wake-ups on.
+        timers = LocalTimers(workers=2 if deliveries else self.workers, clock=clock)
         adapters = sqlite_adapters(db, timers=timers, keys=self.keys, tokens=(self.token,))
-        client = LazyTransport()  # a transport per request in flight (its docstring)
+        # A transport per request in flight (its docstring); plain http without h11's cost.
+        client = LazyTransport(make=plain_http_first)
         settings = Settings(dev_mode=True, allowed_hosts=self.allowed_hosts)
         graph = wiring.build(
             settings, adapters, http=client, clock=clock, wall_clock=utc_now if manual else None
@@ -101,6 +118,8 @@ class EmbeddedServer:
             )
         except OSError:
             db.close()
+            if scratch is not None:
+                scratch.remove()
             wiring.install(None)
             raise
         self._engine = _Engine(
@@ -112,11 +131,44 @@ class EmbeddedServer:
                 action=self._sweep, interval_seconds=self.recover_every_seconds, name="recover"
             ),
             upkeep=SqliteMessageStore(db),
+            deliveries=deliveries,
+            scratch=scratch,
         )
-        timers.start(graph.wake)
+        if deliveries is None:
+            timers.start(graph.wake)
+        else:
+            deliveries.start(
+                arm=lambda payload: timers.arm(payload, now=clock()),
+                disarm=timers.disarm,
+                failed=timers.retry_after_failure,
+            )
+            timers.start(deliveries.submit)
         self._resume()
         self._engine.sweeper.start()
         threading.Thread(target=http.serve_forever, name="http", daemon=True).start()
+
+    def _open(self) -> tuple[DeliveryProcesses | None, Database, Scratch | None]:
+        """The database, and the delivery processes that will share it (if any)."""
+        if not self.delivery_processes:
+            return None, open_database(self.db_path), None
+        scratch = None if self.db_path else scratch_database()
+        path = self.db_path or (scratch.path if scratch else "")
+        spec = DeliverySpec(
+            db_path=path,
+            keys=self.keys,
+            tokens=(self.token,),
+            allowed_hosts=self.allowed_hosts,
+            threads=self.workers,
+            log_level=self.log_level,
+        )
+        deliveries = DeliveryProcesses(spec, processes=self.delivery_processes)
+        try:
+            db = open_database(path, process_lock=deliveries.process_lock)
+        except Exception:
+            if scratch is not None:
+                scratch.remove()
+            raise
+        return deliveries, db, scratch
 
     def _resume(self) -> None:
         """Arm every wake-up the database holds: what fell due while the server was down goes
@@ -141,16 +193,24 @@ class EmbeddedServer:
         engine.http.server_close()
         engine.sweeper.stop()
         engine.timers.stop()
+        if engine.deliveries is not None:
+            engine.deliveries.stop()
         engine.graph.http.close()
         engine.db.close()
+        if engine.scratch is not None:
+            engine.scratch.remove()
         wiring.install(None)
 
     def banner(self) -> str:
-        where = (
-            f"state in {self.engine.db.label}"
-            if self.db_path
-            else "state in memory, lost on exit (--db PATH keeps it)"
-        )
+        scratch = self.engine.scratch
+        if self.db_path:
+            where = f"state in {self.engine.db.label}"
+        elif scratch is not None and not scratch.in_memory:
+            where = f"state in {scratch.path}, removed on exit (--db PATH keeps it)"
+        else:
+            where = "state in memory, lost on exit (--db PATH keeps it)"
+        if self.delivery_processes:
+            where += f"; {self.delivery_processes} delivery processes"
         if self.clock_mode == "manual":
             where += "; manual clock at " + self.graph.clock().isoformat()
             where += " (POST /v2/dev/clock moves it)"

@@ -14,13 +14,13 @@ from functions.adapters.sqlite.schedules import SqliteScheduleStore
 from functions.adapters.sqlite.timers import LocalTimers
 from functions.adapters.sqlite.topics import SqliteTopicStore
 from functions.domain.signing import SigningKeys
-from functions.ports import Adapters
+from functions.ports import Adapters, TimerPort
 
 __all__ = ["Database", "LocalTimers", "SqliteKeys", "open_database", "sqlite_adapters"]
 
 
 def sqlite_adapters(
-    db: Database, *, timers: LocalTimers, keys: SigningKeys, tokens: tuple[str, ...] = ()
+    db: Database, *, timers: TimerPort, keys: SigningKeys, tokens: tuple[str, ...] = ()
 ) -> Adapters:
     """Every port on one database; messages, schedules and steps share one timer heap.
     `keys` sign until the first rotation; `tokens` are the accepted API tokens."""

@@ -1,21 +1,26 @@
-"""One SQLite database for the embedded engine: opened once, one connection, one lock.
+"""One SQLite database for the embedded engine: opened once per process, one connection, one lock.
 
 Every conditional write is one `BEGIN IMMEDIATE` transaction under the lock, so a condition read
-and the write that depends on it cannot interleave with another thread's. A process holds the
+and the write that depends on it cannot interleave with another thread's. A server holds the
 file exclusively (an flock beside it), which is what makes "under the lock" the whole truth.
+Its delivery processes (functions/local/deliverers.py) open the same file as guests and share
+a process lock with it, taken around every write: SQLite would serialise the writers by itself,
+but its busy handler waits by sleeping milliseconds at a time, where a semaphore wakes the next
+writer at once.
 WAL with synchronous=NORMAL: a committed transaction survives a crash of the process (SIGKILL);
 only a power loss may drop the last ones.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 from functions.domain.errors import DuetimeError
 from functions.ports import StorageUnavailableError
@@ -107,6 +112,18 @@ CREATE TABLE IF NOT EXISTS kill_switches (
 );
 """
 
+# Long enough for a checkpoint by another process; the process lock keeps writers from meeting.
+BUSY_TIMEOUT_MS = 5000
+
+
+class ProcessLock(Protocol):
+    """A lock shared by the processes on one file (multiprocessing's Lock is one)."""
+
+    def __enter__(self) -> object: ...
+
+    def __exit__(self, *exc: object) -> object: ...
+
+
 _UNAVAILABLE = {"SQLITE_FULL", "SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_IOERR", "SQLITE_READONLY"}
 
 
@@ -117,10 +134,18 @@ class DatabaseOpenError(DuetimeError):
 class Database:
     """The connection, its lock, and the two ways in: `read()` and `write()`."""
 
-    def __init__(self, connection: sqlite3.Connection, *, label: str, lock_file: IO[str] | None):
+    def __init__(
+        self,
+        connection: sqlite3.Connection,
+        *,
+        label: str,
+        lock_file: IO[str] | None,
+        process_lock: ProcessLock | None = None,
+    ):
         self._connection = connection
         self._lock = threading.RLock()
         self._lock_file = lock_file
+        self._process_lock = process_lock or contextlib.nullcontext()
         self.label = label
 
     @contextmanager
@@ -136,13 +161,14 @@ class Database:
             if self._connection.in_transaction:
                 yield self._connection
                 return
-            self._connection.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._connection
-            except BaseException:
-                self._connection.rollback()
-                raise
-            self._connection.commit()
+            with self._process_lock:
+                self._connection.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._connection
+                except BaseException:
+                    self._connection.rollback()
+                    raise
+                self._connection.commit()
 
     def close(self) -> None:
         with self._lock:
@@ -165,8 +191,9 @@ def _mapped_errors() -> Iterator[None]:
         raise
 
 
-def open_database(path: str | None) -> Database:
-    """Open (or create) the database at `path`, or an in-memory one for None.
+def open_database(path: str | None, *, process_lock: ProcessLock | None = None) -> Database:
+    """Open (or create) the database at `path`, or an in-memory one for None. `process_lock`
+    is taken around every write, with guest processes on the same file (open_guest).
 
     A file that is not a duetime database, is corrupt, is in use by another process or cannot
     be written is refused with DatabaseOpenError before anything in it is changed."""
@@ -191,7 +218,16 @@ def open_database(path: str | None) -> Database:
     except DatabaseOpenError:
         lock_file.close()
         raise
-    return Database(connection, label=str(file), lock_file=lock_file)
+    return Database(connection, label=str(file), lock_file=lock_file, process_lock=process_lock)
+
+
+def open_guest(path: str, *, process_lock: ProcessLock) -> Database:
+    """The file a server opened (and holds the flock of) from one of its delivery processes:
+    no flock, no schema, every write under the server's `process_lock`."""
+    connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    connection.execute("PRAGMA synchronous=NORMAL")
+    return Database(connection, label=path, lock_file=None, process_lock=process_lock)
 
 
 def _exclusive_lock(file: Path) -> IO[str]:
@@ -220,6 +256,7 @@ def _initialise(connection: sqlite3.Connection, *, label: str) -> None:
         check = connection.execute("PRAGMA quick_check").fetchone()[0]
         if check != "ok":
             raise DatabaseOpenError(f"--db {label} is corrupt ({check}); it was left unchanged")
+    connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     connection.execute("PRAGMA journal_mode=WAL")
     connection.execute("PRAGMA synchronous=NORMAL")
     connection.execute("PRAGMA foreign_keys=OFF")

@@ -68,6 +68,12 @@ class LocalTimers:
         with self._wakeup:
             self._armed.discard(_key(target_id, due_at))
 
+    def retry_after_failure(self, payload: TimerPayload) -> None:
+        """Its target raised: arm it again once the lease it may hold has run out."""
+        # The payload stays as it was: its target compares the due time it carries.
+        with self._wakeup:
+            self._push(payload, self._clock() + RETRY_AFTER_FAILURE)
+
     # --- running ----------------------------------------------------------------------------
     def start(self, target: Callable[[TimerPayload], object]) -> None:
         self._target = target
@@ -168,9 +174,7 @@ class LocalTimers:
             self._target(payload)
         except Exception:
             logger.exception("timer target failed; armed again after the lease")
-            # The payload stays as it was: its target compares the due time it carries.
-            with self._wakeup:
-                self._push(payload, self._clock() + RETRY_AFTER_FAILURE)
+            self.retry_after_failure(payload)
         finally:
             with self._wakeup:
                 self._in_flight -= 1

@@ -1,0 +1,162 @@
+"""`duetime dev`'s delivery processes: deliveries from processes of their own, on one file."""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from functions.adapters.sqlite.db import open_database, open_guest
+from functions.adapters.sqlite.messages import SqliteMessageStore
+from functions.local.embedded import EmbeddedServer
+from functions.ports import ClaimRejectedError
+from tests.contract.builders import T0, claim, created
+from tests.helpers.receiver import Received, Receiver, Reply
+from tests.helpers.waiting import eventually
+
+MESSAGES = 30
+
+
+def _flaky_once(received: Received, _: int) -> Reply:
+    """500 to the first attempt at /flaky, 200 to everything else."""
+    first = received.headers.get("Upstash-Retried") == "0"
+    return Reply(status=500) if received.path == "/flaky" and first else Reply()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[EmbeddedServer]:
+    dev = EmbeddedServer(port=0, delivery_processes=2, workers=2, log_level="WARNING")
+    dev.start()
+    try:
+        yield dev
+    finally:
+        dev.stop()
+
+
+def _publish(server: EmbeddedServer, destination: str, **headers: str) -> str:
+    response = httpx.post(
+        f"{server.url}/v2/publish/{destination}",
+        headers={"Authorization": f"Bearer {server.token}", **headers},
+        content=b"{}",
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["messageId"])
+
+
+def _state(server: EmbeddedServer, message_id: str) -> str:
+    response = httpx.get(
+        f"{server.url}/v2/messages/{message_id}",
+        headers={"Authorization": f"Bearer {server.token}"},
+    )
+    assert response.status_code == 200, response.text
+    return str(response.json()["state"])
+
+
+def test_deliveries_leave_from_the_delivery_processes_once_each(server: EmbeddedServer) -> None:
+    with Receiver() as receiver:
+        # Given messages published to the server
+        ids = {_publish(server, receiver.url(f"/ok/{n}")) for n in range(MESSAGES)}
+        # When they fall due, each arrives once, signed as always
+        arrived = receiver.wait_for(MESSAGES)
+        assert sorted(r.headers["Upstash-Message-Id"] for r in arrived) == sorted(ids)
+        assert all(r.headers["Upstash-Signature"] for r in arrived)
+        # And the server's own process sent none of them: its transport was never opened
+        assert server.graph.http._tls is None  # type: ignore[attr-defined]
+        # And the server reads back what the delivery processes recorded
+        for message_id in ids:
+            state = eventually(
+                lambda m=message_id: _state(server, m), until=lambda s: s == "DELIVERED"
+            )
+            assert state == "DELIVERED"
+
+
+def test_what_an_attempt_arms_comes_back_to_the_servers_timers(server: EmbeddedServer) -> None:
+    with Receiver(_flaky_once) as receiver:
+        # Given a message whose first attempt fails, with a callback, retried at once
+        message_id = _publish(
+            server,
+            receiver.url("/flaky"),
+            **{
+                "Upstash-Retries": "2",
+                "Upstash-Retry-Delay": "0",
+                "Upstash-Callback": receiver.url("/callback"),
+            },
+        )
+        # When it has been retried, and the callback sent for each attempt (each armed in a
+        # delivery process, and so fired by the server's heap)
+        arrived = receiver.wait_for(4)
+        paths = sorted(r.path for r in arrived)
+        assert paths == ["/callback", "/callback", "/flaky", "/flaky"]
+        retried = [r for r in arrived if r.path == "/flaky"]
+        assert [r.headers["Upstash-Retried"] for r in retried] == ["0", "1"]
+        assert all(r.headers["Upstash-Message-Id"] == message_id for r in retried)
+
+
+def test_a_server_without_db_keeps_its_shared_file_only_while_it_runs(tmp_path: Path) -> None:
+    dev = EmbeddedServer(port=0, delivery_processes=1, workers=1, log_level="WARNING")
+    dev.start()
+    scratch = dev.engine.scratch
+    assert scratch is not None
+    try:
+        assert Path(scratch.path).is_file()
+        assert "1 delivery processes" in dev.banner()
+    finally:
+        dev.stop()
+    assert not Path(scratch.path).parent.exists()
+
+
+def test_a_manual_clock_refuses_delivery_processes() -> None:
+    with pytest.raises(ValueError, match="manual clock"):
+        EmbeddedServer(port=0, delivery_processes=1, clock_mode="manual").start()
+
+
+def _claim_all(
+    path: str, lock: object, start: object, ids: list[str], token: str, out: object
+) -> None:
+    store = SqliteMessageStore(open_guest(path, process_lock=lock))  # type: ignore[arg-type]
+    start.wait()  # type: ignore[attr-defined]
+    won = []
+    for message_id in ids:
+        try:
+            claim(store, message_id, now=T0, token=token)
+            won.append(message_id)
+        except ClaimRejectedError:
+            pass
+    out.put(won)  # type: ignore[attr-defined]
+
+
+def test_processes_racing_for_the_same_claims_win_each_once(tmp_path: Path) -> None:
+    # Given due messages in a file that two guest processes share with its owner
+    context = multiprocessing.get_context("spawn")
+    lock = context.Lock()
+    path = str(tmp_path / "race.db")
+    owner = open_database(path, process_lock=lock)
+    store = SqliteMessageStore(owner)
+    ids = [created(store, due=T0).message_id for _ in range(200)]
+    out = context.Queue()
+    start = context.Barrier(3)
+    # When both claim every one of them at once (and the owner too)
+    racers = [
+        context.Process(target=_claim_all, args=(path, lock, start, ids, f"p{n}", out))
+        for n in range(2)
+    ]
+    for racer in racers:
+        racer.start()
+    start.wait(timeout=60)
+    mine = []
+    for message_id in ids:
+        try:
+            claim(store, message_id, now=T0, token="owner")
+            mine.append(message_id)
+        except ClaimRejectedError:
+            pass
+    won = [*mine, *out.get(timeout=60), *out.get(timeout=60)]
+    for racer in racers:
+        racer.join(10)
+    owner.close()
+    # Then each message was won exactly once, and not all by one of them
+    assert sorted(won) == sorted(ids)
+    assert len(mine) < len(ids)
