@@ -16,26 +16,32 @@ recover sweep arms the message again under the same id.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import multiprocessing
 import os
+import queue
 import shutil
+import signal
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
-from multiprocessing.queues import Queue
 from pathlib import Path
-from typing import Any
 
 from functions.domain.signing import SigningKeys
 from functions.domain.timers import TimerPayload
 
-# What comes back from a delivery process: ("arm", payload), ("disarm", id, due) or
-# ("failed", payload): its target raised, so the server arms it again after the lease.
-Report = tuple[Any, ...]
+# What comes back from a delivery process: ("arm", payload), ("disarm", id, due),
+# ("failed", payload) when its target raised (the server arms it again after the lease), and
+# ("done",) once per job.
 _SHM = Path("/dev/shm")  # noqa: S108 - memory, for a server whose state is not kept
+_SCRATCH_PREFIX = "duetime-scratch-"
+_STARTING_SECONDS = 60
+_GONE = 1 << 62  # the in-flight count of a process that has ended
 
 
 @dataclass(frozen=True)
@@ -63,7 +69,9 @@ class Scratch:
 
 def scratch_database() -> Scratch:
     in_memory = _SHM.is_dir() and os.access(_SHM, os.W_OK)
-    folder = tempfile.mkdtemp(prefix="duetime-", dir=_SHM if in_memory else None)
+    where = _SHM if in_memory else Path(tempfile.gettempdir())
+    _remove_abandoned(where)
+    folder = tempfile.mkdtemp(prefix=_SCRATCH_PREFIX, dir=where)
     return Scratch(
         path=str(Path(folder) / "state.db"),
         in_memory=in_memory,
@@ -71,45 +79,83 @@ def scratch_database() -> Scratch:
     )
 
 
+def _remove_abandoned(where: Path) -> None:
+    """Scratch files of servers that were killed outright (SIGKILL) and so never removed
+    theirs: a server holds its file's flock while it runs, so one that can be taken is dead."""
+    for folder in where.glob(f"{_SCRATCH_PREFIX}*"):
+        lock = folder / "state.db.lock"
+        with contextlib.suppress(OSError):
+            if not lock.exists() and time.time() - folder.stat().st_mtime < _STARTING_SECONDS:
+                continue  # made a moment ago by a server that has yet to open it
+        try:
+            with lock.open("a") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            continue  # in use (or not ours to judge): left alone
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+class WriteLock:
+    """The lock every process on one file takes around its writes: an flock on a file beside
+    it, each process through its own descriptor (a thread lock already orders the threads of
+    one process). Waiters wake as soon as it is released. An flock rather than a
+    multiprocessing semaphore: a semaphore outlives a process killed outright, and its
+    bookkeeping in the resource tracker warns on the terminal at exit."""
+
+    def __init__(self, db_path: str) -> None:
+        self._file = Path(db_path + ".writer").open("a")  # noqa: SIM115 - held for the lock
+
+    def __enter__(self) -> None:
+        fcntl.flock(self._file, fcntl.LOCK_EX)
+
+    def __exit__(self, *exc: object) -> None:
+        fcntl.flock(self._file, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        self._file.close()
+
+
 class ForwardedTimers:
     """A delivery process's timer port: every arm and disarm goes to the server's heap."""
 
-    def __init__(self, reports: Queue[Report | None]) -> None:
-        self._reports = reports
+    def __init__(self, report: Callable[..., None]) -> None:
+        self._report = report
 
     def arm(self, payload: TimerPayload, *, now: datetime) -> None:
-        self._reports.put(("arm", payload))
+        self._report("arm", payload)
 
     def disarm(self, target_id: str, due_at: datetime) -> None:
-        self._reports.put(("disarm", target_id, due_at))
+        self._report("disarm", target_id, due_at)
+
+
+@dataclass
+class _Link:
+    process: BaseProcess
+    pipe: Connection  # the server's end: jobs out, reports in
+    in_flight: int = 0
 
 
 class DeliveryProcesses:
-    """`processes` delivery processes of `spec.threads` workers each, fed by `submit`."""
+    """`processes` delivery processes of `spec.threads` workers each, fed by `submit`.
+
+    Each has a pipe of its own; a job goes to the process with the fewest in flight, so a
+    process whose workers all wait on a slow destination is passed over."""
 
     def __init__(self, spec: DeliverySpec, *, processes: int) -> None:
         # spawn, not fork: the server already runs threads (HTTP, timers) when these start.
-        self._context = multiprocessing.get_context("spawn")
+        context = multiprocessing.get_context("spawn")
         self._spec = spec
-        self._lock = self._context.Lock()
-        self._stopping = self._context.Event()  # set: take no further job, whatever is queued
-        self._jobs: Queue[TimerPayload | None] = self._context.Queue()
-        self._reports: Queue[Report | None] = self._context.Queue()
-        self._processes: list[BaseProcess] = [
-            self._context.Process(
-                target=_serve,
-                args=(spec, self._jobs, self._reports, self._lock, self._stopping),
-                name=f"duetime-delivery-{n}",
-                daemon=True,
+        self._links: list[_Link] = []
+        self._child_ends: list[Connection] = []
+        for n in range(processes):
+            server_end, child_end = context.Pipe()
+            process = context.Process(
+                target=_serve, args=(spec, child_end), name=f"duetime-delivery-{n}", daemon=True
             )
-            for n in range(processes)
-        ]
+            self._links.append(_Link(process, server_end))
+            self._child_ends.append(child_end)
+        self._lock = threading.Lock()  # one sender per pipe at a time, and the in-flight counts
         self._reader: threading.Thread | None = None
-
-    @property
-    def process_lock(self) -> Any:
-        """The lock the server's own Database takes around its writes too."""
-        return self._lock
 
     def start(
         self,
@@ -118,36 +164,41 @@ class DeliveryProcesses:
         disarm: Callable[[str, datetime], None],
         failed: Callable[[TimerPayload], None],
     ) -> None:
-        for process in self._processes:
-            process.start()
+        for link in self._links:
+            link.process.start()
+        for child_end in self._child_ends:
+            child_end.close()  # the child holds it now: its exit ends the server's reads
         self._reader = threading.Thread(
             target=self._read_reports, args=(arm, disarm, failed), name="deliveries", daemon=True
         )
         self._reader.start()
 
     def submit(self, payload: TimerPayload) -> None:
-        """The timer heap's target: hand a due wake-up to whichever process is free first."""
-        self._jobs.put(payload)
+        """The timer heap's target: hand a due wake-up to the least busy process."""
+        with self._lock:
+            link = min(self._links, key=lambda candidate: candidate.in_flight)
+            link.in_flight += 1
+            link.pipe.send(payload)
 
     def pids(self) -> list[int]:
-        return [p.pid for p in self._processes if p.pid is not None]
+        return [link.process.pid for link in self._links if link.process.pid is not None]
 
     def stop(self, timeout: float = 1.0) -> None:
-        # Jobs not yet taken are dropped with the queue: their timers are in storage, and the
+        # Jobs a process has not started are dropped: their timers are in storage, and the
         # next start arms them again. An attempt in flight finishes and is recorded.
-        self._stopping.set()
-        for _ in range(len(self._processes) * self._spec.threads):
-            self._jobs.put(None)  # wakes every worker waiting on an empty queue
-        for process in self._processes:
-            process.join(timeout)
-            if process.is_alive():
-                process.terminate()
-                process.join(timeout)
-        self._reports.put(None)
+        with self._lock:
+            for link in self._links:
+                with contextlib.suppress(OSError):
+                    link.pipe.send(None)
+        for link in self._links:
+            link.process.join(timeout)
+            if link.process.is_alive():
+                link.process.terminate()
+                link.process.join(timeout)
         if self._reader is not None:
             self._reader.join(timeout)
-        self._jobs.cancel_join_thread()
-        self._reports.cancel_join_thread()
+        for link in self._links:
+            link.pipe.close()
 
     def _read_reports(
         self,
@@ -155,27 +206,34 @@ class DeliveryProcesses:
         disarm: Callable[[str, datetime], None],
         failed: Callable[[TimerPayload], None],
     ) -> None:
-        while (report := self._reports.get()) is not None:
-            kind, *rest = report
-            if kind == "arm":
-                arm(rest[0])
-            elif kind == "disarm":
-                disarm(rest[0], rest[1])
-            else:
-                failed(rest[0])
+        open_links = {link.pipe: link for link in self._links}
+        while open_links:
+            for ready in wait(list(open_links)):
+                assert isinstance(ready, Connection)  # noqa: S101 - only pipes are waited on
+                try:
+                    kind, *rest = ready.recv()
+                except (EOFError, OSError):
+                    with self._lock:  # that process has ended: never chosen again
+                        open_links.pop(ready).in_flight = _GONE
+                    continue
+                if kind == "done":
+                    with self._lock:
+                        open_links[ready].in_flight -= 1
+                elif kind == "arm":
+                    arm(rest[0])
+                elif kind == "disarm":
+                    disarm(rest[0], rest[1])
+                else:
+                    failed(rest[0])
 
 
-def _serve(
-    spec: DeliverySpec,
-    jobs: Queue[TimerPayload | None],
-    reports: Queue[Report | None],
-    lock: Any,
-    stopping: Any,
-) -> None:
-    """A delivery process: build the graph on the server's file, then work the job queue."""
+def _serve(spec: DeliverySpec, pipe: Connection) -> None:
+    """A delivery process: build the graph on the server's file, then work what it is sent."""
     from functions.local.allocator import limit_malloc_arenas  # noqa: PLC0415 - in the child
 
     limit_malloc_arenas()
+    # Ctrl-C reaches the whole process group: the server alone decides how everything stops.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _exit_with_parent()
     from functions import wiring  # noqa: PLC0415
     from functions.adapters.sqlite import sqlite_adapters  # noqa: PLC0415
@@ -188,22 +246,30 @@ def _serve(
 
     console.install()
     logger.setLevel(spec.log_level)
-    db = open_guest(spec.db_path, process_lock=lock)
+    sending = threading.Lock()
+
+    def report(*what: object) -> None:
+        with sending, contextlib.suppress(OSError):  # a server gone: nobody to tell
+            pipe.send(what)
+
+    write_lock = WriteLock(spec.db_path)
+    db = open_guest(spec.db_path, process_lock=write_lock)
     adapters = sqlite_adapters(
-        db, timers=ForwardedTimers(reports), keys=spec.keys, tokens=spec.tokens
+        db, timers=ForwardedTimers(report), keys=spec.keys, tokens=spec.tokens
     )
     settings = Settings(dev_mode=True, allowed_hosts=spec.allowed_hosts)
     graph = wiring.build(settings, adapters, http=LazyTransport(make=plain_http_first))
+    work: queue.SimpleQueue[TimerPayload | None] = queue.SimpleQueue()
 
     def worker() -> None:
-        # Each worker takes its next job from the shared queue itself (its reads are locked):
-        # a job waits for a free worker in whichever process has one, never behind a busy one.
-        while (payload := jobs.get()) is not None and not stopping.is_set():
+        while (payload := work.get()) is not None:
             try:
                 graph.wake(payload)
             except Exception:
                 logger.exception("timer target failed; armed again after the lease")
-                reports.put(("failed", payload))
+                report("failed", payload)
+            finally:
+                report("done")
 
     workers = [
         threading.Thread(target=worker, name=f"delivery_{n}", daemon=True)
@@ -211,11 +277,19 @@ def _serve(
     ]
     for thread in workers:
         thread.start()
+    with contextlib.suppress(EOFError, OSError):
+        while (job := pipe.recv()) is not None:
+            work.put(job)
+    with contextlib.suppress(queue.Empty):  # stopping: what has not started is dropped
+        while True:
+            work.get_nowait()
+    for _ in workers:
+        work.put(None)
     for thread in workers:
-        thread.join()
+        thread.join(1.0)
     graph.http.close()
     db.close()
-    reports.cancel_join_thread()
+    write_lock.close()
 
 
 def _exit_with_parent() -> None:

@@ -15,6 +15,7 @@ from functions.adapters.sqlite import (
     open_database,
     sqlite_adapters,
 )
+from functions.adapters.sqlite.db import DatabaseOpenError
 from functions.adapters.sqlite.messages import SqliteMessageStore
 from functions.config import Settings
 from functions.domain.clock import utc_now
@@ -26,6 +27,7 @@ from functions.local.deliverers import (
     DeliveryProcesses,
     DeliverySpec,
     Scratch,
+    WriteLock,
     scratch_database,
 )
 from functions.local.gateway import serve
@@ -163,7 +165,7 @@ class EmbeddedServer:
         )
         deliveries = DeliveryProcesses(spec, processes=self.delivery_processes)
         try:
-            db = open_database(path, process_lock=deliveries.process_lock)
+            db = open_database(path, process_lock=_write_lock(path))
         except Exception:
             if scratch is not None:
                 scratch.remove()
@@ -217,3 +219,12 @@ class EmbeddedServer:
         # The stored keys: a --db file that saw a rotation signs with what it rotated to.
         keys = self.graph.adapters.keys.signing_keys()
         return banner(engine=f"embedded engine, {where}", url=self.url, token=self.token, keys=keys)
+
+
+def _write_lock(path: str) -> WriteLock:
+    try:
+        return WriteLock(path)
+    except OSError as exc:
+        # A folder that is missing or not writable: open_database says so in its own words.
+        open_database(path).close()
+        raise DatabaseOpenError(f"--db {path}: cannot create {path}.writer ({exc})") from exc

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import multiprocessing
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 
 from functions.adapters.sqlite.db import open_database, open_guest
 from functions.adapters.sqlite.messages import SqliteMessageStore
+from functions.local.deliverers import WriteLock, _remove_abandoned
 from functions.local.embedded import EmbeddedServer
 from functions.ports import ClaimRejectedError
 from tests.contract.builders import T0, claim, created
@@ -113,10 +115,8 @@ def test_a_manual_clock_refuses_delivery_processes() -> None:
         EmbeddedServer(port=0, delivery_processes=1, clock_mode="manual").start()
 
 
-def _claim_all(
-    path: str, lock: object, start: object, ids: list[str], token: str, out: object
-) -> None:
-    store = SqliteMessageStore(open_guest(path, process_lock=lock))  # type: ignore[arg-type]
+def _claim_all(path: str, start: object, ids: list[str], token: str, out: object) -> None:
+    store = SqliteMessageStore(open_guest(path, process_lock=WriteLock(path)))
     start.wait()  # type: ignore[attr-defined]
     won = []
     for message_id in ids:
@@ -131,17 +131,15 @@ def _claim_all(
 def test_processes_racing_for_the_same_claims_win_each_once(tmp_path: Path) -> None:
     # Given due messages in a file that two guest processes share with its owner
     context = multiprocessing.get_context("spawn")
-    lock = context.Lock()
     path = str(tmp_path / "race.db")
-    owner = open_database(path, process_lock=lock)
+    owner = open_database(path, process_lock=WriteLock(path))
     store = SqliteMessageStore(owner)
     ids = [created(store, due=T0).message_id for _ in range(200)]
     out = context.Queue()
     start = context.Barrier(3)
     # When both claim every one of them at once (and the owner too)
     racers = [
-        context.Process(target=_claim_all, args=(path, lock, start, ids, f"p{n}", out))
-        for n in range(2)
+        context.Process(target=_claim_all, args=(path, start, ids, f"p{n}", out)) for n in range(2)
     ]
     for racer in racers:
         racer.start()
@@ -160,3 +158,19 @@ def test_processes_racing_for_the_same_claims_win_each_once(tmp_path: Path) -> N
     # Then each message was won exactly once, and not all by one of them
     assert sorted(won) == sorted(ids)
     assert len(mine) < len(ids)
+
+
+def test_scratch_files_of_killed_servers_are_removed_and_live_ones_kept(tmp_path: Path) -> None:
+    # Given a scratch folder whose server died (its flock is free), one in use (held), and
+    # one made a moment ago whose server has yet to open it
+    dead, live, fresh = (tmp_path / f"duetime-scratch-{name}" for name in ("a", "b", "c"))
+    for folder in (dead, live, fresh):
+        folder.mkdir()
+    (dead / "state.db.lock").touch()
+    (live / "state.db.lock").touch()
+    with (live / "state.db.lock").open("a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        # When the next server makes its own scratch file there
+        _remove_abandoned(tmp_path)
+        # Then only the dead server's folder is gone
+        assert (dead.exists(), live.exists(), fresh.exists()) == (False, True, True)

@@ -117,11 +117,14 @@ BUSY_TIMEOUT_MS = 5000
 
 
 class ProcessLock(Protocol):
-    """A lock shared by the processes on one file (multiprocessing's Lock is one)."""
+    """A lock shared by the processes on one file (functions/local/deliverers.WriteLock);
+    the Database closes it with itself."""
 
     def __enter__(self) -> object: ...
 
     def __exit__(self, *exc: object) -> object: ...
+
+    def close(self) -> None: ...
 
 
 _UNAVAILABLE = {"SQLITE_FULL", "SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_IOERR", "SQLITE_READONLY"}
@@ -145,7 +148,7 @@ class Database:
         self._connection = connection
         self._lock = threading.RLock()
         self._lock_file = lock_file
-        self._process_lock = process_lock or contextlib.nullcontext()
+        self._process_lock = process_lock
         self.label = label
 
     @contextmanager
@@ -161,7 +164,7 @@ class Database:
             if self._connection.in_transaction:
                 yield self._connection
                 return
-            with self._process_lock:
+            with self._process_lock or contextlib.nullcontext():
                 self._connection.execute("BEGIN IMMEDIATE")
                 try:
                     yield self._connection
@@ -175,6 +178,8 @@ class Database:
             self._connection.close()
             if self._lock_file is not None:
                 self._lock_file.close()  # releases the flock
+            if self._process_lock is not None:
+                self._process_lock.close()
 
 
 @contextmanager
@@ -212,11 +217,15 @@ def open_database(path: str | None, *, process_lock: ProcessLock | None = None) 
         _initialise(connection, label=str(file))
     except sqlite3.DatabaseError as exc:
         lock_file.close()
+        if process_lock is not None:
+            process_lock.close()
         raise DatabaseOpenError(
             f"--db {path} is not a usable duetime database ({exc}); it was left unchanged"
         ) from exc
     except DatabaseOpenError:
         lock_file.close()
+        if process_lock is not None:
+            process_lock.close()
         raise
     return Database(connection, label=str(file), lock_file=lock_file, process_lock=process_lock)
 
