@@ -34,6 +34,7 @@ from pathlib import Path
 
 from functions.domain.signing import SigningKeys
 from functions.domain.timers import TimerPayload
+from functions.observability import logger
 
 # What comes back from a delivery process: ("arm", payload), ("disarm", id, due),
 # ("failed", payload) when its target raised (the server arms it again after the lease), and
@@ -41,6 +42,9 @@ from functions.domain.timers import TimerPayload
 _SHM = Path("/dev/shm")  # noqa: S108 - memory, for a server whose state is not kept
 _SCRATCH_PREFIX = "duetime-scratch-"
 _STARTING_SECONDS = 60
+# A container's /dev/shm is often 64 MB: too small to hold what memory would. Below this, the
+# scratch file goes to the temporary folder instead (and the banner says where).
+_SHM_NEEDED = 1 << 30
 _GONE = 1 << 62  # the in-flight count of a process that has ended
 
 
@@ -68,7 +72,7 @@ class Scratch:
 
 
 def scratch_database() -> Scratch:
-    in_memory = _SHM.is_dir() and os.access(_SHM, os.W_OK)
+    in_memory = _SHM.is_dir() and os.access(_SHM, os.W_OK) and _free_bytes(_SHM) >= _SHM_NEEDED
     where = _SHM if in_memory else Path(tempfile.gettempdir())
     _remove_abandoned(where)
     folder = tempfile.mkdtemp(prefix=_SCRATCH_PREFIX, dir=where)
@@ -79,14 +83,19 @@ def scratch_database() -> Scratch:
     )
 
 
+def _free_bytes(where: Path) -> int:
+    stats = os.statvfs(where)
+    return stats.f_bavail * stats.f_frsize
+
+
 def _remove_abandoned(where: Path) -> None:
     """Scratch files of servers that were killed outright (SIGKILL) and so never removed
     theirs: a server holds its file's flock while it runs, so one that can be taken is dead."""
     for folder in where.glob(f"{_SCRATCH_PREFIX}*"):
         lock = folder / "state.db.lock"
         with contextlib.suppress(OSError):
-            if not lock.exists() and time.time() - folder.stat().st_mtime < _STARTING_SECONDS:
-                continue  # made a moment ago by a server that has yet to open it
+            if time.time() - folder.stat().st_mtime < _STARTING_SECONDS:
+                continue  # made a moment ago, perhaps by a server yet to lock it
         try:
             with lock.open("a") as handle:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -185,16 +194,21 @@ class DeliveryProcesses:
 
     def stop(self, timeout: float = 1.0) -> None:
         # Jobs a process has not started are dropped: their timers are in storage, and the
-        # next start arms them again. An attempt in flight finishes and is recorded.
+        # next start arms them again. An attempt in flight gets until the deadline to finish.
         with self._lock:
             for link in self._links:
                 with contextlib.suppress(OSError):
                     link.pipe.send(None)
+        deadline = time.monotonic() + timeout  # one deadline for all, not one each
+        for link in self._links:
+            link.process.join(max(0.0, deadline - time.monotonic()))
+        for link in self._links:
+            if link.process.is_alive():
+                # An attempt still on the wire is cut off: its lease runs out, and the message
+                # goes again under the same id when the file is next opened.
+                link.process.terminate()
         for link in self._links:
             link.process.join(timeout)
-            if link.process.is_alive():
-                link.process.terminate()
-                link.process.join(timeout)
         if self._reader is not None:
             self._reader.join(timeout)
         for link in self._links:
@@ -219,12 +233,18 @@ class DeliveryProcesses:
                 if kind == "done":
                     with self._lock:
                         open_links[ready].in_flight -= 1
-                elif kind == "arm":
-                    arm(rest[0])
-                elif kind == "disarm":
-                    disarm(rest[0], rest[1])
-                else:
-                    failed(rest[0])
+                    continue
+                try:
+                    if kind == "arm":
+                        arm(rest[0])
+                    elif kind == "disarm":
+                        disarm(rest[0], rest[1])
+                    else:
+                        failed(rest[0])
+                except Exception:
+                    # This thread must go on reading, or every process stalls on its pipe;
+                    # a wake-up lost here is armed again by the recover sweep.
+                    logger.exception("a delivery process's report could not be acted on")
 
 
 def _serve(spec: DeliverySpec, pipe: Connection) -> None:
@@ -240,7 +260,6 @@ def _serve(spec: DeliverySpec, pipe: Connection) -> None:
     from functions.adapters.sqlite.db import open_guest  # noqa: PLC0415
     from functions.config import Settings  # noqa: PLC0415
     from functions.local import console  # noqa: PLC0415
-    from functions.observability import logger  # noqa: PLC0415
     from functions.services.plain_http import plain_http_first  # noqa: PLC0415
     from functions.services.transport import LazyTransport  # noqa: PLC0415
 

@@ -15,7 +15,6 @@ one request at a time.
 from __future__ import annotations
 
 import http.client
-import select
 import socket
 import ssl
 from collections.abc import Callable, Iterator
@@ -24,6 +23,8 @@ import httpx
 
 _CHUNK = 65536
 _DEFAULT_TIMEOUT = 30.0
+_IDLE_LIMIT = 16  # kept-alive connections per transport, one per origin
+_LINE_LIMIT = 65537  # http.client's own
 
 
 def plain_http_first(tls: ssl.SSLContext) -> httpx.BaseTransport:
@@ -41,7 +42,9 @@ class PlainHttpTransport(httpx.BaseTransport):
         if url.scheme != "http":
             return self._fallback.handle_request(request)
         timeouts: dict[str, float | None] = request.extensions.get("timeout", {})
-        origin = (url.host, url.port or 80)
+        # The name as written (raw_host), not httpx's IDNA-decoded one: re-encoding that can
+        # fail, or name another host than the Host header does.
+        origin = (url.raw_host.decode("ascii"), url.port or 80)
         connection = self._reusable(origin) or _connect(origin, timeouts.get("connect"))
         sock = connection.sock
         assert sock is not None  # noqa: S101 - connected just above or kept from before
@@ -53,7 +56,7 @@ class PlainHttpTransport(httpx.BaseTransport):
         except TimeoutError as exc:
             connection.close()
             raise httpx.ReadTimeout(str(exc) or "timed out", request=request) from exc
-        except ValueError as exc:  # a header http.client refuses to write
+        except (ValueError, UnicodeError) as exc:  # a header http.client refuses to write
             connection.close()
             raise httpx.LocalProtocolError(str(exc), request=request) from exc
         except http.client.HTTPException as exc:  # no answer, or not HTTP
@@ -67,7 +70,11 @@ class PlainHttpTransport(httpx.BaseTransport):
         return httpx.Response(
             answer.status,
             headers=[(k.encode("latin-1"), v.encode("latin-1")) for k, v in answer.getheaders()],
-            stream=_Body(answer, lambda: self._give_back(origin, connection, answer), request),
+            stream=_Body(
+                answer,
+                lambda complete: self._give_back(origin, connection, answer, complete),
+                request,
+            ),
             extensions={"http_version": b"HTTP/1.1", "reason_phrase": answer.reason.encode()},
         )
 
@@ -85,32 +92,59 @@ class PlainHttpTransport(httpx.BaseTransport):
         connection = self._idle.pop(origin, None)
         if connection is None or connection.sock is None:
             return None
-        readable, _, _ = select.select([connection.sock], [], [], 0)
-        if readable:
-            connection.close()
-            return None
-        return connection
+        # Anything to read, or the end of the stream, and the connection is done with. The
+        # socket is made non-blocking for the look: with a timeout, Python would wait first.
+        connection.sock.settimeout(0)
+        try:
+            connection.sock.recv(1, socket.MSG_PEEK)
+        except BlockingIOError:
+            return connection  # nothing pending: still open
+        except OSError:
+            pass
+        connection.close()
+        return None
 
     def _give_back(
         self,
         origin: tuple[str, int],
         connection: http.client.HTTPConnection,
         answer: http.client.HTTPResponse,
+        complete: bool,
     ) -> None:
-        # Only a connection whose answer was read to the end can carry the next request.
-        if answer.isclosed() and not answer.will_close and origin not in self._idle:
+        # Only a connection whose answer was read to its end can carry the next request.
+        if complete and answer.isclosed() and not answer.will_close and origin not in self._idle:
             self._idle[origin] = connection
-        else:
-            connection.close()
+            while len(self._idle) > _IDLE_LIMIT:  # many origins: the oldest idle one goes
+                self._idle.pop(next(iter(self._idle))).close()
+            return
+        answer.close()
+        connection.close()
+
+
+class _FinalResponse(http.client.HTTPResponse):
+    """http.client passes over `100 Continue` only; like httpx, pass over every interim 1xx
+    answer (102 Processing, 103 Early Hints) to the final one, which the attempt is about."""
+
+    def _read_status(self) -> tuple[str, int, str]:
+        while True:
+            # begin() reads each status line through _read_status (stable since Python 3.0,
+            # absent from typeshed): the one place to see an interim answer before begin()
+            # takes it for the final one.
+            version, status, reason = super()._read_status()  # type: ignore[misc]
+            if status >= 200 or status == 101:
+                return version, status, reason
+            while self.fp.readline(_LINE_LIMIT) not in {b"\r\n", b"\n", b""}:
+                pass  # the interim answer's headers
 
 
 def _connect(origin: tuple[str, int], timeout: float | None) -> http.client.HTTPConnection:
     connection = http.client.HTTPConnection(*origin, timeout=timeout or _DEFAULT_TIMEOUT)
+    connection.response_class = _FinalResponse
     try:
         connection.connect()
     except TimeoutError as exc:
         raise httpx.ConnectTimeout(str(exc) or "timed out") from exc
-    except OSError as exc:
+    except (OSError, UnicodeError, ValueError) as exc:
         raise httpx.ConnectError(str(exc)) from exc
     assert connection.sock is not None  # noqa: S101 - connect() sets it
     # The request goes out in one write below; never wait on Nagle for the receiver's ACK.
@@ -129,16 +163,21 @@ def _write(connection: http.client.HTTPConnection, request: httpx.Request) -> No
 
 class _Body(httpx.SyncByteStream):
     def __init__(
-        self, answer: http.client.HTTPResponse, release: Callable[[], None], request: httpx.Request
+        self,
+        answer: http.client.HTTPResponse,
+        release: Callable[[bool], None],
+        request: httpx.Request,
     ) -> None:
         self._answer = answer
-        self._release: Callable[[], None] | None = release
+        self._release: Callable[[bool], None] | None = release
         self._request = request
+        self._complete = False  # read to its end without an error: the connection can stay
 
     def __iter__(self) -> Iterator[bytes]:
         try:
             while chunk := self._answer.read(_CHUNK):
                 yield chunk
+            self._complete = True
         except TimeoutError as exc:
             raise httpx.ReadTimeout(str(exc) or "timed out", request=self._request) from exc
         except (http.client.HTTPException, OSError) as exc:
@@ -147,4 +186,4 @@ class _Body(httpx.SyncByteStream):
     def close(self) -> None:
         release, self._release = self._release, None
         if release is not None:  # once: a second close must not close a kept connection
-            release()
+            release(self._complete)

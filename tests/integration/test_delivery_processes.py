@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import fcntl
 import multiprocessing
+import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -168,6 +170,9 @@ def test_scratch_files_of_killed_servers_are_removed_and_live_ones_kept(tmp_path
         folder.mkdir()
     (dead / "state.db.lock").touch()
     (live / "state.db.lock").touch()
+    an_hour_ago = time.time() - 3600
+    for folder in (dead, live):
+        os.utime(folder, (an_hour_ago, an_hour_ago))
     with (live / "state.db.lock").open("a") as held:
         fcntl.flock(held, fcntl.LOCK_EX)
         # When the next server makes its own scratch file there

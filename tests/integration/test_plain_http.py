@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import socket
+import threading
 
 import httpx
 import pytest
 
-from functions.services.plain_http import PlainHttpTransport
+from functions.services.plain_http import _IDLE_LIMIT, PlainHttpTransport
 from functions.services.sender import send
 from tests.helpers.receiver import Received, Receiver, Reply
 
@@ -123,3 +124,81 @@ def test_https_goes_to_the_wrapped_transport() -> None:
     response = _post(_transport(httpx.MockTransport(answer)), "https://receiver.test/hook")
     assert response.status_code == 204
     assert seen == ["https://receiver.test/hook"]
+
+
+class _RawServer:
+    """Answers each request on one connection with the next of `answers`, byte for byte."""
+
+    def __init__(self, answers: list[bytes]) -> None:
+        self._answers = answers
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self.requests = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        connection, _ = self._listener.accept()
+        with connection:
+            for answer in self._answers:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    data += connection.recv(65536)
+                head, _, rest = data.partition(b"\r\n\r\n")
+                length = int(
+                    next(
+                        (
+                            line.split(b":", 1)[1]
+                            for line in head.split(b"\r\n")
+                            if line.lower().startswith(b"content-length:")
+                        ),
+                        b"0",
+                    )
+                )
+                while len(rest) < length:
+                    rest += connection.recv(65536)
+                self.requests += 1
+                connection.sendall(answer)
+
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hook"
+
+    def close(self) -> None:
+        self._listener.close()
+
+
+def test_interim_1xx_answers_are_passed_over_to_the_final_one() -> None:
+    # Given a receiver that sends 102 and 103 before its 200, then a 201 to the next request
+    final = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+    interim = b"HTTP/1.1 102 Processing\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"
+    server = _RawServer([interim + final, b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n"])
+    transport = _transport()
+    try:
+        # Then each request reads its own final answer, on the same connection
+        first = _post(transport, server.url())
+        second = _post(transport, server.url())
+    finally:
+        server.close()
+    assert (first.status_code, first.content) == (200, b"ok")
+    assert second.status_code == 201
+
+
+def test_a_connection_whose_answer_was_not_read_to_its_end_is_not_kept() -> None:
+    with Receiver(lambda _, __: Reply(body=b"x" * 100_000)) as r:
+        transport = _transport()
+        request = httpx.Request(
+            "POST", r.url(), content=b"", extensions={"timeout": httpx.Timeout(5).as_dict()}
+        )
+        response = transport.handle_request(request)
+        next(response.iter_raw())  # the head of it only, as the sender reads
+        response.close()
+        assert transport._idle == {}
+        assert _post(transport, r.url()).status_code == 200
+
+
+def test_no_more_than_its_limit_of_idle_connections_is_kept() -> None:
+    receivers = [Receiver() for _ in range(_IDLE_LIMIT + 3)]
+    transport = _transport()
+    for receiver in receivers:
+        with receiver:
+            _post(transport, receiver.url())
+    assert len(transport._idle) == _IDLE_LIMIT
