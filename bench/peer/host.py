@@ -51,7 +51,7 @@ def process_cpu_seconds(pids: list[int]) -> float:
 
 
 def children(pid: int) -> list[int]:
-    """The processes `pid` started (duetime's delivery processes), from /proc."""
+    """The processes `pid` started (duetime's worker processes), from /proc."""
     found: list[int] = []
     with contextlib.suppress(OSError):
         for task in Path(f"/proc/{pid}/task").iterdir():

@@ -114,7 +114,7 @@ class DuetimePeer:
         return self.server.tail() if self.server is not None else ""
 
     def pids(self) -> list[int]:
-        """The server and its delivery processes (its children)."""
+        """The server and its worker processes (its children)."""
         if self.server is None:
             return []
         pid = self.server.process.pid

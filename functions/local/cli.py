@@ -51,13 +51,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     dev.add_argument("--workers", type=int, default=None, help="concurrent deliveries")
     dev.add_argument(
-        "--delivery-processes",
+        "--processes",
         type=int,
         default=None,
         metavar="N",
         help=(
-            "deliver from N processes of --workers threads each, beside the API's "
-            f"(default {default_delivery_processes()} here: 0 on one CPU or a manual clock)"
+            "serve the API and deliver from N more processes (--workers delivery threads "
+            f"each); default {default_processes()} here: 0 on one CPU or a manual clock"
         ),
     )
     dev.add_argument(
@@ -122,10 +122,10 @@ def _dev(args: argparse.Namespace) -> int:
     return 0
 
 
-def default_delivery_processes(clock: str = "real") -> int:
-    """Two delivery processes wherever there is a second CPU for them (docs/benchmarks.md:
-    2 x 4 workers drained a burst about 1.5 times as fast as 16 threads in one process, and
-    more processes than CPUs only contend); none under a manual clock, which moves in-process."""
+def default_processes(clock: str = "real") -> int:
+    """Two worker processes wherever there is a second CPU for them (docs/benchmarks.md: with
+    them a burst drained about 1.5 times as fast, and publishing ran about 1.5 times as fast,
+    as in one process); none under a manual clock, which moves in-process."""
     return 2 if clock == "real" and (os.cpu_count() or 1) >= 2 else 0
 
 
@@ -156,13 +156,13 @@ def _dev_server(args: argparse.Namespace, keys: SigningKeys) -> EmbeddedServer |
     from functions.local.embedded import EmbeddedServer  # noqa: PLC0415
     from functions.observability import logger  # noqa: PLC0415 - set up by _dev by now
 
-    processes = args.delivery_processes
+    processes = args.processes
     if processes is None:
-        processes = default_delivery_processes(args.clock)
+        processes = default_processes(args.clock)
     if processes < 0:
-        raise SystemExit("duetime dev: --delivery-processes must be 0 or more")
+        raise SystemExit("duetime dev: --processes must be 0 or more")
     if processes and args.clock != "real":
-        raise SystemExit("duetime dev: --clock manual delivers in-process: no --delivery-processes")
+        raise SystemExit("duetime dev: --clock manual runs in one process: no --processes")
     return EmbeddedServer(
         host=args.host,
         port=args.port,
@@ -170,7 +170,7 @@ def _dev_server(args: argparse.Namespace, keys: SigningKeys) -> EmbeddedServer |
         keys=keys,
         db_path=args.db,
         workers=args.workers or (16 if processes == 0 else 4),
-        delivery_processes=processes,
+        processes=processes,
         log_level=logging.getLevelName(logger.log_level),
         allowed_hosts=_hosts(args.allowed_hosts),
         clock_mode=args.clock,

@@ -23,16 +23,16 @@ from functions.domain.signing import SigningKeys
 from functions.local import console
 from functions.local.banner import banner
 from functions.local.defaults import DEV_PORT, DEV_SIGNING_KEYS, DEV_TOKEN
-from functions.local.deliverers import (
-    DeliveryProcesses,
-    DeliverySpec,
-    Scratch,
-    WriteLock,
-    scratch_database,
-)
 from functions.local.gateway import serve
 from functions.local.pump import Periodic
 from functions.local.timetravel import ManualClock, TimeTravel
+from functions.local.worker_processes import (
+    Scratch,
+    WorkerProcesses,
+    WorkerSpec,
+    WriteLock,
+    scratch_database,
+)
 from functions.services.plain_http import plain_http_first
 from functions.services.transport import LazyTransport
 
@@ -52,8 +52,8 @@ class _Engine:
     # What DynamoDB does by itself on AWS (TTL), and what only the file's sole owner may do
     # (end the leases a dead process left).
     upkeep: SqliteMessageStore
-    deliveries: DeliveryProcesses | None = None
-    scratch: Scratch | None = None  # the file of a server without --db that has deliveries
+    worker_processes: WorkerProcesses | None = None
+    scratch: Scratch | None = None  # the file of a server without --db that has worker processes
 
 
 @dataclass
@@ -64,10 +64,10 @@ class EmbeddedServer:
     keys: SigningKeys = DEV_SIGNING_KEYS
     db_path: str | None = None
     workers: int = 16
-    # Processes that deliver (each with `workers` threads) beside the one that serves the
-    # API; 0 delivers in the server's own threads. functions/local/deliverers.py.
-    delivery_processes: int = 0
-    log_level: str = "INFO"  # what a delivery process logs at (the server's own is set apart)
+    # More processes that serve the API and deliver (each with `workers` delivery threads);
+    # 0: everything in this one. functions/local/worker_processes.py.
+    processes: int = 0
+    log_level: str = "INFO"  # what a worker process logs at (the server's own is set apart)
     allowed_hosts: tuple[str, ...] = ()  # empty: any host the SSRF guard lets through
     recover_every_seconds: float = 60.0
     # "manual": the clock stands still until moved through /v2/dev/clock (time travel).
@@ -95,8 +95,8 @@ class EmbeddedServer:
         if self.clock_mode not in CLOCK_MODES:
             raise ValueError(f"clock_mode must be one of {', '.join(CLOCK_MODES)}")
         manual = ManualClock(self.clock_start) if self.clock_mode == "manual" else None
-        if manual is not None and self.delivery_processes:
-            raise ValueError("a manual clock moves only in its own process: no delivery processes")
+        if manual is not None and self.processes:
+            raise ValueError("a manual clock moves only in its own process: no worker processes")
         clock = manual or utc_now
         deliveries, db, scratch = self._open()
         # Deliveries elsewhere: the heap's own workers only pass due wake-ups on.
@@ -133,29 +133,34 @@ class EmbeddedServer:
                 action=self._sweep, interval_seconds=self.recover_every_seconds, name="recover"
             ),
             upkeep=SqliteMessageStore(db),
-            deliveries=deliveries,
+            worker_processes=deliveries,
             scratch=scratch,
         )
         if deliveries is None:
             timers.start(graph.wake)
         else:
+            # Shared by every process that accepts on it: one that finds another took the
+            # connection first must not block in accept() (socketserver skips the miss).
+            http.socket.setblocking(False)
+            graph.kill_switches.cache_seconds = 0  # as in the other processes
             deliveries.start(
                 arm=lambda payload: timers.arm(payload, now=clock()),
                 disarm=timers.disarm,
                 failed=timers.retry_after_failure,
+                listener=http.socket,
             )
             timers.start(deliveries.submit)
         self._resume()
         self._engine.sweeper.start()
         threading.Thread(target=http.serve_forever, name="http", daemon=True).start()
 
-    def _open(self) -> tuple[DeliveryProcesses | None, Database, Scratch | None]:
-        """The database, and the delivery processes that will share it (if any)."""
-        if not self.delivery_processes:
+    def _open(self) -> tuple[WorkerProcesses | None, Database, Scratch | None]:
+        """The database, and the worker processes that will share it (if any)."""
+        if not self.processes:
             return None, open_database(self.db_path), None
         scratch = None if self.db_path else scratch_database()
         path = self.db_path or (scratch.path if scratch else "")
-        spec = DeliverySpec(
+        spec = WorkerSpec(
             db_path=path,
             keys=self.keys,
             tokens=(self.token,),
@@ -163,7 +168,7 @@ class EmbeddedServer:
             threads=self.workers,
             log_level=self.log_level,
         )
-        deliveries = DeliveryProcesses(spec, processes=self.delivery_processes)
+        deliveries = WorkerProcesses(spec, processes=self.processes)
         try:
             db = open_database(path, process_lock=_write_lock(path))
         except Exception:
@@ -195,8 +200,8 @@ class EmbeddedServer:
         engine.http.server_close()
         engine.sweeper.stop()
         engine.timers.stop()
-        if engine.deliveries is not None:
-            engine.deliveries.stop()
+        if engine.worker_processes is not None:
+            engine.worker_processes.stop()
         engine.graph.http.close()
         engine.db.close()
         if engine.scratch is not None:
@@ -211,8 +216,8 @@ class EmbeddedServer:
             where = f"state in {scratch.path}, removed on exit (--db PATH keeps it)"
         else:
             where = "state in memory, lost on exit (--db PATH keeps it)"
-        if self.delivery_processes:
-            where += f"; {self.delivery_processes} delivery processes"
+        if self.processes:
+            where += f"; {self.processes} worker processes"
         if self.clock_mode == "manual":
             where += "; manual clock at " + self.graph.clock().isoformat()
             where += " (POST /v2/dev/clock moves it)"

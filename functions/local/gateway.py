@@ -78,16 +78,22 @@ def http_api_event(
 
 
 def serve(
-    handler: Handler, *, host: str, port: int, log_request: RequestLog | None = None
+    handler: Handler,
+    *,
+    host: str,
+    port: int,
+    log_request: RequestLog | None = None,
+    listener: socket.socket | None = None,
 ) -> GatewayServer:
     """A threaded HTTP server that turns each request into an event for `handler`.
 
     Requests are served concurrently, as API Gateway would fan them out to concurrent Lambda
     execution environments; `handler` must be thread-safe. `log_request` (default: quiet, as
     on Lambda) hears of every answer. Run it with serve_forever(); stop it with shutdown()
-    and server_close(), which also ends idle keep-alive connections.
+    and server_close(), which also ends idle keep-alive connections. With `listener`, it
+    accepts on that socket (another process's, shared) instead of binding one.
     """
-    return GatewayServer((host, port), handler, log_request)
+    return GatewayServer((host, port), handler, log_request, listener=listener)
 
 
 class GatewayServer(ThreadingHTTPServer):
@@ -96,14 +102,23 @@ class GatewayServer(ThreadingHTTPServer):
     daemon_threads = True  # a request still running never holds up the process's exit
 
     def __init__(
-        self, address: tuple[str, int], handler: Handler, log_request: RequestLog | None
+        self,
+        address: tuple[str, int],
+        handler: Handler,
+        log_request: RequestLog | None,
+        *,
+        listener: socket.socket | None = None,
     ) -> None:
         self.handler = handler
         self.log_request = log_request
         self._lock = threading.Lock()
         self._open: set[socket.socket] = set()
         self._closing = False
-        super().__init__(address, _Request)
+        super().__init__(address, _Request, bind_and_activate=listener is None)
+        if listener is not None:
+            self.socket.close()
+            self.socket = listener
+            self.server_address = listener.getsockname()
 
     def serve_forever(self, poll_interval: float = 0.1) -> None:
         # shutdown() waits for the loop's next poll: 0.1 s rather than socketserver's 0.5 s.

@@ -3,7 +3,7 @@
 Every conditional write is one `BEGIN IMMEDIATE` transaction under the lock, so a condition read
 and the write that depends on it cannot interleave with another thread's. A server holds the
 file exclusively (an flock beside it), which is what makes "under the lock" the whole truth.
-Its delivery processes (functions/local/deliverers.py) open the same file as guests and share
+Its worker processes (functions/local/worker_processes.py) open the same file as guests and share
 a process lock with it, taken around every write: SQLite would serialise the writers by itself,
 but its busy handler waits by sleeping milliseconds at a time, where a semaphore wakes the next
 writer at once.
@@ -117,7 +117,7 @@ BUSY_TIMEOUT_MS = 5000
 
 
 class ProcessLock(Protocol):
-    """A lock shared by the processes on one file (functions/local/deliverers.WriteLock);
+    """A lock shared by the processes on one file (functions/local/worker_processes.WriteLock);
     the Database closes it with itself."""
 
     def __enter__(self) -> object: ...
@@ -231,7 +231,7 @@ def open_database(path: str | None, *, process_lock: ProcessLock | None = None) 
 
 
 def open_guest(path: str, *, process_lock: ProcessLock) -> Database:
-    """The file a server opened (and holds the flock of) from one of its delivery processes:
+    """The file a server opened (and holds the flock of) from one of its worker processes:
     no flock, no schema, every write under the server's `process_lock`."""
     connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")

@@ -1,4 +1,4 @@
-"""`duetime dev`'s delivery processes: deliveries from processes of their own, on one file."""
+"""`duetime dev`'s worker processes: deliveries from processes of their own, on one file."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import pytest
 
 from functions.adapters.sqlite.db import open_database, open_guest
 from functions.adapters.sqlite.messages import SqliteMessageStore
-from functions.local.deliverers import WriteLock, _remove_abandoned
 from functions.local.embedded import EmbeddedServer
+from functions.local.worker_processes import WriteLock, _remove_abandoned
 from functions.ports import ClaimRejectedError
 from tests.contract.builders import T0, claim, created
 from tests.helpers.receiver import Received, Receiver, Reply
@@ -32,7 +32,7 @@ def _flaky_once(received: Received, _: int) -> Reply:
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[EmbeddedServer]:
-    dev = EmbeddedServer(port=0, delivery_processes=2, workers=2, log_level="WARNING")
+    dev = EmbeddedServer(port=0, processes=2, workers=2, log_level="WARNING")
     dev.start()
     try:
         yield dev
@@ -59,7 +59,7 @@ def _state(server: EmbeddedServer, message_id: str) -> str:
     return str(response.json()["state"])
 
 
-def test_deliveries_leave_from_the_delivery_processes_once_each(server: EmbeddedServer) -> None:
+def test_deliveries_leave_from_the_processes_once_each(server: EmbeddedServer) -> None:
     with Receiver() as receiver:
         # Given messages published to the server
         ids = {_publish(server, receiver.url(f"/ok/{n}")) for n in range(MESSAGES)}
@@ -69,12 +69,54 @@ def test_deliveries_leave_from_the_delivery_processes_once_each(server: Embedded
         assert all(r.headers["Upstash-Signature"] for r in arrived)
         # And the server's own process sent none of them: its transport was never opened
         assert server.graph.http._tls is None  # type: ignore[attr-defined]
-        # And the server reads back what the delivery processes recorded
+        # And the server reads back what the worker processes recorded
         for message_id in ids:
             state = eventually(
                 lambda m=message_id: _state(server, m), until=lambda s: s == "DELIVERED"
             )
             assert state == "DELIVERED"
+
+
+def _fresh_publish(server: EmbeddedServer, destination: str) -> httpx.Response:
+    """A publish on a connection of its own: any process may accept it."""
+    with httpx.Client() as client:
+        return client.post(
+            f"{server.url}/v2/publish/{destination}",
+            headers={"Authorization": f"Bearer {server.token}"},
+            content=b"{}",
+        )
+
+
+def test_the_worker_processes_serve_the_api_too(server: EmbeddedServer) -> None:
+    # Given the server's own process counting the requests it answers
+    answered_here: list[str] = []
+    server.engine.http.log_request = lambda method, path, status, ms: answered_here.append(path)
+    with Receiver() as receiver:
+        # When 40 publishes arrive, each on a new connection
+        responses = [_fresh_publish(server, receiver.url(f"/api/{n}")) for n in range(40)]
+        # Then every one is taken and delivered once, wherever it was published
+        assert [r.status_code for r in responses] == [201] * 40
+        arrived = receiver.wait_for(40)
+        assert sorted(r.headers["Upstash-Message-Id"] for r in arrived) == sorted(
+            r.json()["messageId"] for r in responses
+        )
+    # And the server's process answered only some of them: the others answered the rest
+    assert len(answered_here) < 40
+
+
+def test_a_kill_switch_set_through_one_process_holds_in_all_at_once(
+    server: EmbeddedServer,
+) -> None:
+    auth = {"Authorization": f"Bearer {server.token}"}
+    # Given every process has read the switches already (each publish reads them)
+    assert {_fresh_publish(server, "http://127.0.0.1:9/x").status_code for _ in range(20)} == {
+        201
+    }
+    turned_on = httpx.put(f"{server.url}/v2/kill-switches/all", headers=auth, json={})
+    assert turned_on.status_code == 200, turned_on.text
+    # Whichever process takes each of these publishes, each is refused
+    refused = [_fresh_publish(server, "http://127.0.0.1:9/x").status_code for _ in range(20)]
+    assert set(refused) == {503}
 
 
 def test_what_an_attempt_arms_comes_back_to_the_servers_timers(server: EmbeddedServer) -> None:
@@ -90,7 +132,7 @@ def test_what_an_attempt_arms_comes_back_to_the_servers_timers(server: EmbeddedS
             },
         )
         # When it has been retried, and the callback sent for each attempt (each armed in a
-        # delivery process, and so fired by the server's heap)
+        # worker process, and so fired by the server's heap)
         arrived = receiver.wait_for(4)
         paths = sorted(r.path for r in arrived)
         assert paths == ["/callback", "/callback", "/flaky", "/flaky"]
@@ -100,21 +142,21 @@ def test_what_an_attempt_arms_comes_back_to_the_servers_timers(server: EmbeddedS
 
 
 def test_a_server_without_db_keeps_its_shared_file_only_while_it_runs(tmp_path: Path) -> None:
-    dev = EmbeddedServer(port=0, delivery_processes=1, workers=1, log_level="WARNING")
+    dev = EmbeddedServer(port=0, processes=1, workers=1, log_level="WARNING")
     dev.start()
     scratch = dev.engine.scratch
     assert scratch is not None
     try:
         assert Path(scratch.path).is_file()
-        assert "1 delivery processes" in dev.banner()
+        assert "1 worker processes" in dev.banner()
     finally:
         dev.stop()
     assert not Path(scratch.path).parent.exists()
 
 
-def test_a_manual_clock_refuses_delivery_processes() -> None:
+def test_a_manual_clock_refuses_processes() -> None:
     with pytest.raises(ValueError, match="manual clock"):
-        EmbeddedServer(port=0, delivery_processes=1, clock_mode="manual").start()
+        EmbeddedServer(port=0, processes=1, clock_mode="manual").start()
 
 
 def _claim_all(path: str, start: object, ids: list[str], token: str, out: object) -> None:

@@ -1,16 +1,19 @@
-"""Deliveries in processes of their own, so `duetime dev` is not held to one core by the GIL.
+"""Worker processes for `duetime dev`, so one Python process's GIL does not cap it at a core.
 
-The server process keeps the HTTP API, the timer heap and the recover sweep. A timer that
-falls due goes onto a job queue that every delivery process reads from. Each of them builds
-the same graph on the same SQLite file (opened as a guest, functions/adapters/sqlite/db.py)
-and hands the job to `Graph.wake`, as the server's own workers would: the same claim, lease,
-signatures, attempt and record. What an attempt arms (a retry, a callback, a flow's next
-step, a queue's next member) comes back over the arms queue to the server's heap, so one
-heap still holds every wake-up and nothing polls.
+The server process holds the one timer heap and runs the recover sweep. It and each worker
+process serve the API from the same listening socket (the kernel hands each new connection
+to whichever accepts it first), and each worker process delivers. Every process builds the
+same graph on the same SQLite file (the workers open it as guests,
+functions/adapters/sqlite/db.py). A wake-up that falls due goes down a pipe to the worker
+with the fewest jobs in flight, which hands it to `Graph.wake`: the same claim, lease,
+signatures, attempt and record as in one process. Whatever a worker arms (a publish's timer,
+a retry, a callback, a schedule, a flow's next step, a queue's next member) comes back up its
+pipe to the server's heap, so one heap still holds every wake-up and nothing polls.
 
 Same guarantees as in one process: a claim is a conditional write, so a job handed out twice
 is delivered once; a process that dies mid-attempt leaves a lease that runs out, and the
-recover sweep arms the message again under the same id.
+recover sweep arms the message again under the same id. Every graph reads kill switches on
+each use (no 5 s cache as on Lambda), so a switch set through any process holds at once.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import os
 import queue
 import shutil
 import signal
+import socket
 import tempfile
 import threading
 import time
@@ -31,12 +35,13 @@ from datetime import datetime
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from pathlib import Path
+from typing import Any
 
 from functions.domain.signing import SigningKeys
 from functions.domain.timers import TimerPayload
 from functions.observability import logger
 
-# What comes back from a delivery process: ("arm", payload), ("disarm", id, due),
+# What comes back from a worker process: ("arm", payload), ("disarm", id, due),
 # ("failed", payload) when its target raised (the server arms it again after the lease), and
 # ("done",) once per job.
 _SHM = Path("/dev/shm")  # noqa: S108 - memory, for a server whose state is not kept
@@ -49,8 +54,8 @@ _GONE = 1 << 62  # the in-flight count of a process that has ended
 
 
 @dataclass(frozen=True)
-class DeliverySpec:
-    """What a delivery process needs to build its graph (picklable: it crosses a spawn)."""
+class WorkerSpec:
+    """What a worker process needs to build its graph (picklable: it crosses a spawn)."""
 
     db_path: str
     keys: SigningKeys
@@ -125,7 +130,7 @@ class WriteLock:
 
 
 class ForwardedTimers:
-    """A delivery process's timer port: every arm and disarm goes to the server's heap."""
+    """A worker process's timer port: every arm and disarm goes to the server's heap."""
 
     def __init__(self, report: Callable[..., None]) -> None:
         self._report = report
@@ -144,25 +149,19 @@ class _Link:
     in_flight: int = 0
 
 
-class DeliveryProcesses:
-    """`processes` delivery processes of `spec.threads` workers each, fed by `submit`.
+class WorkerProcesses:
+    """`processes` worker processes of `spec.threads` delivery threads each, fed by `submit`.
 
     Each has a pipe of its own; a job goes to the process with the fewest in flight, so a
     process whose workers all wait on a slow destination is passed over."""
 
-    def __init__(self, spec: DeliverySpec, *, processes: int) -> None:
+    def __init__(self, spec: WorkerSpec, *, processes: int) -> None:
         # spawn, not fork: the server already runs threads (HTTP, timers) when these start.
         context = multiprocessing.get_context("spawn")
         self._spec = spec
+        self._context = context
+        self._processes = processes
         self._links: list[_Link] = []
-        self._child_ends: list[Connection] = []
-        for n in range(processes):
-            server_end, child_end = context.Pipe()
-            process = context.Process(
-                target=_serve, args=(spec, child_end), name=f"duetime-delivery-{n}", daemon=True
-            )
-            self._links.append(_Link(process, server_end))
-            self._child_ends.append(child_end)
         self._lock = threading.Lock()  # one sender per pipe at a time, and the in-flight counts
         self._reader: threading.Thread | None = None
 
@@ -172,11 +171,21 @@ class DeliveryProcesses:
         arm: Callable[[TimerPayload], None],
         disarm: Callable[[str, datetime], None],
         failed: Callable[[TimerPayload], None],
+        listener: socket.socket | None = None,
     ) -> None:
-        for link in self._links:
-            link.process.start()
-        for child_end in self._child_ends:
+        """Start them; with `listener` (the server's listening socket, non-blocking), each
+        serves the API from it too."""
+        for n in range(self._processes):
+            server_end, child_end = self._context.Pipe()
+            process = self._context.Process(
+                target=_serve,
+                args=(self._spec, child_end, listener),
+                name=f"duetime-worker-{n}",
+                daemon=True,
+            )
+            process.start()
             child_end.close()  # the child holds it now: its exit ends the server's reads
+            self._links.append(_Link(process, server_end))
         self._reader = threading.Thread(
             target=self._read_reports, args=(arm, disarm, failed), name="deliveries", daemon=True
         )
@@ -244,40 +253,26 @@ class DeliveryProcesses:
                 except Exception:
                     # This thread must go on reading, or every process stalls on its pipe;
                     # a wake-up lost here is armed again by the recover sweep.
-                    logger.exception("a delivery process's report could not be acted on")
+                    logger.exception("a worker process's report could not be acted on")
 
 
-def _serve(spec: DeliverySpec, pipe: Connection) -> None:
-    """A delivery process: build the graph on the server's file, then work what it is sent."""
+def _serve(spec: WorkerSpec, pipe: Connection, listener: socket.socket | None) -> None:
+    """A worker process: build the graph on the server's file, serve the API (given the
+    listener), and deliver what it is sent."""
     from functions.local.allocator import limit_malloc_arenas  # noqa: PLC0415 - in the child
 
     limit_malloc_arenas()
     # Ctrl-C reaches the whole process group: the server alone decides how everything stops.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _exit_with_parent()
-    from functions import wiring  # noqa: PLC0415
-    from functions.adapters.sqlite import sqlite_adapters  # noqa: PLC0415
-    from functions.adapters.sqlite.db import open_guest  # noqa: PLC0415
-    from functions.config import Settings  # noqa: PLC0415
-    from functions.local import console  # noqa: PLC0415
-    from functions.services.plain_http import plain_http_first  # noqa: PLC0415
-    from functions.services.transport import LazyTransport  # noqa: PLC0415
-
-    console.install()
-    logger.setLevel(spec.log_level)
     sending = threading.Lock()
 
     def report(*what: object) -> None:
         with sending, contextlib.suppress(OSError):  # a server gone: nobody to tell
             pipe.send(what)
 
-    write_lock = WriteLock(spec.db_path)
-    db = open_guest(spec.db_path, process_lock=write_lock)
-    adapters = sqlite_adapters(
-        db, timers=ForwardedTimers(report), keys=spec.keys, tokens=spec.tokens
-    )
-    settings = Settings(dev_mode=True, allowed_hosts=spec.allowed_hosts)
-    graph = wiring.build(settings, adapters, http=LazyTransport(make=plain_http_first))
+    graph, db = _guest_graph(spec, report)
+    api = _serve_api(graph, listener) if listener is not None else None
     work: queue.SimpleQueue[TimerPayload | None] = queue.SimpleQueue()
 
     def worker() -> None:
@@ -304,15 +299,57 @@ def _serve(spec: DeliverySpec, pipe: Connection) -> None:
             work.get_nowait()
     for _ in workers:
         work.put(None)
+    if api is not None:
+        api.shutdown()
+        api.server_close()
     for thread in workers:
         thread.join(1.0)
     graph.http.close()
     db.close()
-    write_lock.close()
+
+
+def _guest_graph(spec: WorkerSpec, report: Callable[..., None]) -> tuple[Any, Any]:
+    """The same graph as the server's, on its file, with its timers forwarded by `report`."""
+    from functions import wiring  # noqa: PLC0415 - in the child
+    from functions.adapters.sqlite import sqlite_adapters  # noqa: PLC0415
+    from functions.adapters.sqlite.db import open_guest  # noqa: PLC0415
+    from functions.config import Settings  # noqa: PLC0415
+    from functions.local import console  # noqa: PLC0415
+    from functions.services.plain_http import plain_http_first  # noqa: PLC0415
+    from functions.services.transport import LazyTransport  # noqa: PLC0415
+
+    console.install()
+    logger.setLevel(spec.log_level)
+    db = open_guest(spec.db_path, process_lock=WriteLock(spec.db_path))  # closes it with itself
+    adapters = sqlite_adapters(
+        db, timers=ForwardedTimers(report), keys=spec.keys, tokens=spec.tokens
+    )
+    settings = Settings(dev_mode=True, allowed_hosts=spec.allowed_hosts)
+    graph = wiring.build(settings, adapters, http=LazyTransport(make=plain_http_first))
+    graph.kill_switches.cache_seconds = 0  # one server: a switch set anywhere holds at once
+    return graph, db
+
+
+def _serve_api(graph: Any, listener: socket.socket) -> Any:
+    """The API from this process too, on the server's listening socket: the kernel hands
+    each new connection to whichever process accepts it first."""
+    from functions import wiring  # noqa: PLC0415
+    from functions.local import console  # noqa: PLC0415
+    from functions.local.gateway import serve  # noqa: PLC0415
+
+    wiring.install(graph)
+    from functions.handlers import schedule  # noqa: PLC0415 - builds its resolver on the graph
+
+    host, port = listener.getsockname()[:2]
+    api = serve(
+        schedule.handler, host=host, port=port, log_request=console.log_request, listener=listener
+    )
+    threading.Thread(target=api.serve_forever, name="http", daemon=True).start()
+    return api
 
 
 def _exit_with_parent() -> None:
-    """A server killed outright (SIGKILL) cannot stop its delivery processes: they notice
+    """A server killed outright (SIGKILL) cannot stop its worker processes: they notice
     their parent is gone and leave too, instead of waiting on its queue for ever."""
     parent = multiprocessing.parent_process()
     if parent is None:

@@ -1,4 +1,4 @@
-"""`duetime dev --delivery-processes N`: its processes start and end with the server."""
+"""`duetime dev --processes N`: its processes start and end with the server."""
 
 from __future__ import annotations
 
@@ -30,9 +30,9 @@ def _zombie(pid: int) -> bool:
 
 
 def test_the_banner_names_them_and_sigterm_ends_them_with_the_server() -> None:
-    process, dev = start_dev("--delivery-processes", "2")
+    process, dev = start_dev("--processes", "2")
     try:
-        assert "2 delivery processes" in "".join(dev.output)
+        assert "2 worker processes" in "".join(dev.output)
         children = eventually(lambda: _children(process.pid), until=lambda c: len(c) >= 2)
         # multiprocessing's resource tracker is a child too; the two deliverers are among them
         assert len(children) >= 2
@@ -45,8 +45,8 @@ def test_the_banner_names_them_and_sigterm_ends_them_with_the_server() -> None:
         stop_dev(process)
 
 
-def test_a_server_killed_outright_takes_its_delivery_processes_with_it() -> None:
-    process, _ = start_dev("--delivery-processes", "2")
+def test_a_server_killed_outright_takes_its_processes_with_it() -> None:
+    process, _ = start_dev("--processes", "2")
     try:
         children = eventually(lambda: _children(process.pid), until=lambda c: len(c) >= 2)
         os.kill(process.pid, signal.SIGKILL)
