@@ -139,16 +139,15 @@ class EmbeddedServer:
         if deliveries is None:
             timers.start(graph.wake)
         else:
-            # Shared by every process that accepts on it: one that finds another took the
-            # connection first must not block in accept() (socketserver skips the miss).
-            http.socket.setblocking(False)
             graph.kill_switches.cache_seconds = 0  # as in the other processes
             deliveries.start(
                 arm=lambda payload: timers.arm(payload, now=clock()),
                 disarm=timers.disarm,
                 failed=timers.retry_after_failure,
-                listener=http.socket,
             )
+            # The server accepts every connection and serves one in N + 1 itself: spread by
+            # the kernel instead, a few keep-alive clients could all land on one process.
+            http.hand_off = deliveries.hand_off
             timers.start(deliveries.submit)
         self._resume()
         self._engine.sweeper.start()

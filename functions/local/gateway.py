@@ -83,17 +83,18 @@ def serve(
     host: str,
     port: int,
     log_request: RequestLog | None = None,
-    listener: socket.socket | None = None,
+    listen: bool = True,
 ) -> GatewayServer:
     """A threaded HTTP server that turns each request into an event for `handler`.
 
     Requests are served concurrently, as API Gateway would fan them out to concurrent Lambda
     execution environments; `handler` must be thread-safe. `log_request` (default: quiet, as
     on Lambda) hears of every answer. Run it with serve_forever(); stop it with shutdown()
-    and server_close(), which also ends idle keep-alive connections. With `listener`, it
-    accepts on that socket (another process's, shared) instead of binding one.
+    and server_close(), which also ends idle keep-alive connections. With listen=False it
+    binds nothing and serves only the connections another process accepted and handed it
+    (`serve_connection`).
     """
-    return GatewayServer((host, port), handler, log_request, listener=listener)
+    return GatewayServer((host, port), handler, log_request, listen=listen)
 
 
 class GatewayServer(ThreadingHTTPServer):
@@ -107,18 +108,26 @@ class GatewayServer(ThreadingHTTPServer):
         handler: Handler,
         log_request: RequestLog | None,
         *,
-        listener: socket.socket | None = None,
+        listen: bool = True,
     ) -> None:
         self.handler = handler
         self.log_request = log_request
         self._lock = threading.Lock()
         self._open: set[socket.socket] = set()
         self._closing = False
-        super().__init__(address, _Request, bind_and_activate=listener is None)
-        if listener is not None:
-            self.socket.close()
-            self.socket = listener
-            self.server_address = listener.getsockname()
+        # Offered each accepted connection first: True when another process took it over.
+        self.hand_off: Callable[[socket.socket], bool] | None = None
+        super().__init__(address, _Request, bind_and_activate=listen)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if self.hand_off is not None and self.hand_off(request):
+            request.close()  # this process's descriptor only: no shutdown, the peer stays
+            return
+        super().process_request(request, client_address)
+
+    def serve_connection(self, connection: socket.socket) -> None:
+        """Serve a connection another process accepted, as if accepted here."""
+        super().process_request(connection, connection.getpeername())
 
     def serve_forever(self, poll_interval: float = 0.1) -> None:
         # shutdown() waits for the loop's next poll: 0.1 s rather than socketserver's 0.5 s.

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import itertools
 import multiprocessing
 import os
 import queue
@@ -32,6 +33,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from multiprocessing import reduction
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from pathlib import Path
@@ -146,6 +148,7 @@ class ForwardedTimers:
 class _Link:
     process: BaseProcess
     pipe: Connection  # the server's end: jobs out, reports in
+    handles: Connection  # the server's end: accepted connections out
     in_flight: int = 0
 
 
@@ -163,6 +166,8 @@ class WorkerProcesses:
         self._processes = processes
         self._links: list[_Link] = []
         self._lock = threading.Lock()  # one sender per pipe at a time, and the in-flight counts
+        self._handing = threading.Lock()
+        self._turns = itertools.count()
         self._reader: threading.Thread | None = None
 
     def start(
@@ -171,21 +176,20 @@ class WorkerProcesses:
         arm: Callable[[TimerPayload], None],
         disarm: Callable[[str, datetime], None],
         failed: Callable[[TimerPayload], None],
-        listener: socket.socket | None = None,
     ) -> None:
-        """Start them; with `listener` (the server's listening socket, non-blocking), each
-        serves the API from it too."""
         for n in range(self._processes):
             server_end, child_end = self._context.Pipe()
+            handles_out, handles_in = self._context.Pipe()
             process = self._context.Process(
                 target=_serve,
-                args=(self._spec, child_end, listener),
+                args=(self._spec, child_end, handles_in),
                 name=f"duetime-worker-{n}",
                 daemon=True,
             )
             process.start()
-            child_end.close()  # the child holds it now: its exit ends the server's reads
-            self._links.append(_Link(process, server_end))
+            child_end.close()  # the child holds them now: its exit ends the server's reads
+            handles_in.close()
+            self._links.append(_Link(process, server_end, handles_out))
         self._reader = threading.Thread(
             target=self._read_reports, args=(arm, disarm, failed), name="deliveries", daemon=True
         )
@@ -197,6 +201,20 @@ class WorkerProcesses:
             link = min(self._links, key=lambda candidate: candidate.in_flight)
             link.in_flight += 1
             link.pipe.send(payload)
+
+    def hand_off(self, connection: socket.socket) -> bool:
+        """The server's gateway offers each connection it accepts: one in N + 1 stays with
+        the server, the others go to the workers in turn (False: serve it here)."""
+        turn = next(self._turns) % (len(self._links) + 1)
+        if turn == len(self._links):
+            return False
+        link = self._links[turn]
+        try:
+            with self._handing:
+                reduction.send_handle(link.handles, connection.fileno(), link.process.pid or 0)
+        except OSError:
+            return False  # that worker is gone: this process serves it
+        return True
 
     def pids(self) -> list[int]:
         return [link.process.pid for link in self._links if link.process.pid is not None]
@@ -222,6 +240,7 @@ class WorkerProcesses:
             self._reader.join(timeout)
         for link in self._links:
             link.pipe.close()
+            link.handles.close()
 
     def _read_reports(
         self,
@@ -256,9 +275,9 @@ class WorkerProcesses:
                     logger.exception("a worker process's report could not be acted on")
 
 
-def _serve(spec: WorkerSpec, pipe: Connection, listener: socket.socket | None) -> None:
-    """A worker process: build the graph on the server's file, serve the API (given the
-    listener), and deliver what it is sent."""
+def _serve(spec: WorkerSpec, pipe: Connection, handles: Connection) -> None:
+    """A worker process: build the graph on the server's file, serve the connections the
+    server hands it, and deliver what it is sent."""
     from functions.local.allocator import limit_malloc_arenas  # noqa: PLC0415 - in the child
 
     limit_malloc_arenas()
@@ -272,7 +291,7 @@ def _serve(spec: WorkerSpec, pipe: Connection, listener: socket.socket | None) -
             pipe.send(what)
 
     graph, db = _guest_graph(spec, report)
-    api = _serve_api(graph, listener) if listener is not None else None
+    api = _serve_api(graph, handles)
     work: queue.SimpleQueue[TimerPayload | None] = queue.SimpleQueue()
 
     def worker() -> None:
@@ -299,9 +318,7 @@ def _serve(spec: WorkerSpec, pipe: Connection, listener: socket.socket | None) -
             work.get_nowait()
     for _ in workers:
         work.put(None)
-    if api is not None:
-        api.shutdown()
-        api.server_close()
+    api.server_close()  # ends the connections it serves once their answers are out
     for thread in workers:
         thread.join(1.0)
     graph.http.close()
@@ -330,9 +347,8 @@ def _guest_graph(spec: WorkerSpec, report: Callable[..., None]) -> tuple[Any, An
     return graph, db
 
 
-def _serve_api(graph: Any, listener: socket.socket) -> Any:
-    """The API from this process too, on the server's listening socket: the kernel hands
-    each new connection to whichever process accepts it first."""
+def _serve_api(graph: Any, handles: Connection) -> Any:
+    """Serve the API, on connections the server accepted and hands over, one thread each."""
     from functions import wiring  # noqa: PLC0415
     from functions.local import console  # noqa: PLC0415
     from functions.local.gateway import serve  # noqa: PLC0415
@@ -340,11 +356,17 @@ def _serve_api(graph: Any, listener: socket.socket) -> Any:
     wiring.install(graph)
     from functions.handlers import schedule  # noqa: PLC0415 - builds its resolver on the graph
 
-    host, port = listener.getsockname()[:2]
     api = serve(
-        schedule.handler, host=host, port=port, log_request=console.log_request, listener=listener
+        schedule.handler, host="127.0.0.1", port=0, log_request=console.log_request, listen=False
     )
-    threading.Thread(target=api.serve_forever, name="http", daemon=True).start()
+
+    def take() -> None:
+        with contextlib.suppress(EOFError, OSError):
+            while True:
+                descriptor = reduction.recv_handle(handles)
+                api.serve_connection(socket.socket(fileno=descriptor))
+
+    threading.Thread(target=take, name="connections", daemon=True).start()
     return api
 
 

@@ -109,9 +109,7 @@ def test_a_kill_switch_set_through_one_process_holds_in_all_at_once(
 ) -> None:
     auth = {"Authorization": f"Bearer {server.token}"}
     # Given every process has read the switches already (each publish reads them)
-    assert {_fresh_publish(server, "http://127.0.0.1:9/x").status_code for _ in range(20)} == {
-        201
-    }
+    assert {_fresh_publish(server, "http://127.0.0.1:9/x").status_code for _ in range(20)} == {201}
     turned_on = httpx.put(f"{server.url}/v2/kill-switches/all", headers=auth, json={})
     assert turned_on.status_code == 200, turned_on.text
     # Whichever process takes each of these publishes, each is refused
