@@ -166,7 +166,6 @@ class WorkerProcesses:
         self._processes = processes
         self._links: list[_Link] = []
         self._lock = threading.Lock()  # one sender per pipe at a time, and the in-flight counts
-        self._handing = threading.Lock()
         self._turns = itertools.count()
         self._reader: threading.Thread | None = None
 
@@ -204,14 +203,14 @@ class WorkerProcesses:
 
     def hand_off(self, connection: socket.socket) -> bool:
         """The server's gateway offers each connection it accepts: one in N + 1 stays with
-        the server, the others go to the workers in turn (False: serve it here)."""
+        the server, the others go to the workers in turn (False: serve it here). Called
+        from the gateway's one accepting thread only."""
         turn = next(self._turns) % (len(self._links) + 1)
         if turn == len(self._links):
             return False
         link = self._links[turn]
         try:
-            with self._handing:
-                reduction.send_handle(link.handles, connection.fileno(), link.process.pid or 0)
+            reduction.send_handle(link.handles, connection.fileno(), link.process.pid or 0)
         except OSError:
             return False  # that worker is gone: this process serves it
         return True
