@@ -48,6 +48,9 @@ class Settings:
     sqs_horizon_seconds: int = 900
     # EventBridge schedules fire this far ahead of due (its precision is a minute).
     eventbridge_lead_seconds: int = 120
+    # Kill switches are re-read at most this often per graph (a read per publish would cost
+    # as much as the publish); a dev server of several processes reads them on every use.
+    kill_switch_cache_seconds: float = 5.0
     region: str = "us-east-1"
 
     @classmethod

@@ -84,7 +84,9 @@ def build(
         default_retries=settings.default_retries,
         allowed_hosts=settings.allowed_hosts,
     )
-    switches = KillSwitches(store=adapters.kill_switches, clock=clock)
+    switches = KillSwitches(
+        store=adapters.kill_switches, clock=clock, cache_seconds=settings.kill_switch_cache_seconds
+    )
     topics = TopicService(store=adapters.topics, clock=clock)
     queues = QueueService(
         store=adapters.queues, messages=adapters.messages, timers=adapters.timers, clock=clock

@@ -98,13 +98,18 @@ class EmbeddedServer:
         if manual is not None and self.processes:
             raise ValueError("a manual clock moves only in its own process: no worker processes")
         clock = manual or utc_now
-        deliveries, db, scratch = self._open()
+        settings = Settings(
+            dev_mode=True,
+            allowed_hosts=self.allowed_hosts,
+            # One server in several processes: a switch set through any holds in all at once.
+            kill_switch_cache_seconds=0 if self.processes else Settings.kill_switch_cache_seconds,
+        )
+        worker_processes, db, scratch = self._open(settings)
         # Deliveries elsewhere: the heap's own workers only pass due wake-ups on.
-        timers = LocalTimers(workers=2 if deliveries else self.workers, clock=clock)
+        timers = LocalTimers(workers=2 if worker_processes else self.workers, clock=clock)
         adapters = sqlite_adapters(db, timers=timers, keys=self.keys, tokens=(self.token,))
         # A transport per request in flight (its docstring); plain http without h11's cost.
         client = LazyTransport(make=plain_http_first)
-        settings = Settings(dev_mode=True, allowed_hosts=self.allowed_hosts)
         graph = wiring.build(
             settings, adapters, http=client, clock=clock, wall_clock=utc_now if manual else None
         )
@@ -133,27 +138,26 @@ class EmbeddedServer:
                 action=self._sweep, interval_seconds=self.recover_every_seconds, name="recover"
             ),
             upkeep=SqliteMessageStore(db),
-            worker_processes=deliveries,
+            worker_processes=worker_processes,
             scratch=scratch,
         )
-        if deliveries is None:
+        if worker_processes is None:
             timers.start(graph.wake)
         else:
-            graph.kill_switches.cache_seconds = 0  # as in the other processes
-            deliveries.start(
+            worker_processes.start(
                 arm=lambda payload: timers.arm(payload, now=clock()),
                 disarm=timers.disarm,
                 failed=timers.retry_after_failure,
             )
             # The server accepts every connection and serves one in N + 1 itself: spread by
             # the kernel instead, a few keep-alive clients could all land on one process.
-            http.hand_off = deliveries.hand_off
-            timers.start(deliveries.submit)
+            http.hand_off = worker_processes.hand_off
+            timers.start(worker_processes.submit)
         self._resume()
         self._engine.sweeper.start()
         threading.Thread(target=http.serve_forever, name="http", daemon=True).start()
 
-    def _open(self) -> tuple[WorkerProcesses | None, Database, Scratch | None]:
+    def _open(self, settings: Settings) -> tuple[WorkerProcesses | None, Database, Scratch | None]:
         """The database, and the worker processes that will share it (if any)."""
         if not self.processes:
             return None, open_database(self.db_path), None
@@ -163,18 +167,18 @@ class EmbeddedServer:
             db_path=path,
             keys=self.keys,
             tokens=(self.token,),
-            allowed_hosts=self.allowed_hosts,
+            settings=settings,
             threads=self.workers,
             log_level=self.log_level,
         )
-        deliveries = WorkerProcesses(spec, processes=self.processes)
+        worker_processes = WorkerProcesses(spec, processes=self.processes)
         try:
             db = open_database(path, process_lock=_write_lock(path))
         except Exception:
             if scratch is not None:
                 scratch.remove()
             raise
-        return deliveries, db, scratch
+        return worker_processes, db, scratch
 
     def _resume(self) -> None:
         """Arm every wake-up the database holds: what fell due while the server was down goes

@@ -39,6 +39,7 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
+from functions.config import Settings
 from functions.domain.signing import SigningKeys
 from functions.domain.timers import TimerPayload
 from functions.observability import logger
@@ -62,7 +63,7 @@ class WorkerSpec:
     db_path: str
     keys: SigningKeys
     tokens: tuple[str, ...]
-    allowed_hosts: tuple[str, ...]
+    settings: Settings  # the server's own, so every graph is built alike
     threads: int
     log_level: str
 
@@ -189,9 +190,8 @@ class WorkerProcesses:
             child_end.close()  # the child holds them now: its exit ends the server's reads
             handles_in.close()
             self._links.append(_Link(process, server_end, handles_out))
-        self._reader = threading.Thread(
-            target=self._read_reports, args=(arm, disarm, failed), name="deliveries", daemon=True
-        )
+        self._arm, self._disarm, self._failed = arm, disarm, failed
+        self._reader = threading.Thread(target=self._read_reports, name="deliveries", daemon=True)
         self._reader.start()
 
     def submit(self, payload: TimerPayload) -> None:
@@ -241,12 +241,7 @@ class WorkerProcesses:
             link.pipe.close()
             link.handles.close()
 
-    def _read_reports(
-        self,
-        arm: Callable[[TimerPayload], None],
-        disarm: Callable[[str, datetime], None],
-        failed: Callable[[TimerPayload], None],
-    ) -> None:
+    def _read_reports(self) -> None:
         open_links = {link.pipe: link for link in self._links}
         while open_links:
             for ready in wait(list(open_links)):
@@ -263,11 +258,11 @@ class WorkerProcesses:
                     continue
                 try:
                     if kind == "arm":
-                        arm(rest[0])
+                        self._arm(rest[0])
                     elif kind == "disarm":
-                        disarm(rest[0], rest[1])
+                        self._disarm(rest[0], rest[1])
                     else:
-                        failed(rest[0])
+                        self._failed(rest[0])
                 except Exception:
                     # This thread must go on reading, or every process stalls on its pipe;
                     # a wake-up lost here is armed again by the recover sweep.
@@ -329,7 +324,6 @@ def _guest_graph(spec: WorkerSpec, report: Callable[..., None]) -> tuple[Any, An
     from functions import wiring  # noqa: PLC0415 - in the child
     from functions.adapters.sqlite import sqlite_adapters  # noqa: PLC0415
     from functions.adapters.sqlite.db import open_guest  # noqa: PLC0415
-    from functions.config import Settings  # noqa: PLC0415
     from functions.local import console  # noqa: PLC0415
     from functions.services.plain_http import plain_http_first  # noqa: PLC0415
     from functions.services.transport import LazyTransport  # noqa: PLC0415
@@ -340,9 +334,7 @@ def _guest_graph(spec: WorkerSpec, report: Callable[..., None]) -> tuple[Any, An
     adapters = sqlite_adapters(
         db, timers=ForwardedTimers(report), keys=spec.keys, tokens=spec.tokens
     )
-    settings = Settings(dev_mode=True, allowed_hosts=spec.allowed_hosts)
-    graph = wiring.build(settings, adapters, http=LazyTransport(make=plain_http_first))
-    graph.kill_switches.cache_seconds = 0  # one server: a switch set anywhere holds at once
+    graph = wiring.build(spec.settings, adapters, http=LazyTransport(make=plain_http_first))
     return graph, db
 
 

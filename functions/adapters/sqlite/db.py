@@ -5,8 +5,8 @@ and the write that depends on it cannot interleave with another thread's. A serv
 file exclusively (an flock beside it), which is what makes "under the lock" the whole truth.
 Its worker processes (functions/local/worker_processes.py) open the same file as guests and share
 a process lock with it, taken around every write: SQLite would serialise the writers by itself,
-but its busy handler waits by sleeping milliseconds at a time, where a semaphore wakes the next
-writer at once.
+but its busy handler waits by sleeping milliseconds at a time, where a released lock wakes the
+next writer at once.
 WAL with synchronous=NORMAL: a committed transaction survives a crash of the process (SIGKILL);
 only a power loss may drop the last ones.
 """
