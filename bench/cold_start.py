@@ -2,12 +2,18 @@
 against a bare botocore DynamoDB client measured the same way in the same run.
 
     python -m bench.cold_start [--runs N]
+    python -m bench.cold_start --instructions    # instructions executed, under valgrind
 
 Runs go round-robin (bare, schedule, dispatch, bare, ...) so a change in the machine's load
 hits every snippet alike; the ratios to the bare client are the figures to compare. Bytecode
 is cached (a deployed bundle ships .pyc files), under a private PYTHONPYCACHEPREFIX so that a
 global PYTHONDONTWRITEBYTECODE cannot make every run recompile duetime. The first invocation
 (and the AWS clients pynamodb builds on it) is not timed.
+
+Wall-clock medians on a shared 2-core VM move by more than most changes here (min-max spans of
+100-300 ms), so `--instructions` counts what each cold init executes instead, one run each
+under `valgrind --tool=callgrind` with warm bytecode: load does not move that count, and it is
+the figure the before/after entries in docs/benchmarks.md compare.
 """
 
 from __future__ import annotations
@@ -15,6 +21,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -54,8 +62,7 @@ SNIPPETS = {
 
 def measure(snippet: str, pycache: str) -> float:
     code = f"import time; t=time.perf_counter(); {snippet}; print(time.perf_counter()-t)"
-    env = {**os.environ, **ENV, "PYTHONPYCACHEPREFIX": pycache}
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env = _environment(pycache)
     output = subprocess.run(  # noqa: S603 - our interpreter, our fixed snippets
         [sys.executable, "-c", code],
         capture_output=True,
@@ -67,10 +74,65 @@ def measure(snippet: str, pycache: str) -> float:
     return float(output.stdout.strip().splitlines()[-1]) * 1000
 
 
+def _environment(pycache: str) -> dict[str, str]:
+    env = {**os.environ, **ENV, "PYTHONPYCACHEPREFIX": pycache}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
+def instructions(snippet: str, pycache: str, valgrind: str) -> int:
+    """Instructions one cold init executes, counted by callgrind."""
+    ran = subprocess.run(  # noqa: S603 - valgrind on our interpreter, our fixed snippets
+        [
+            valgrind,
+            "--tool=callgrind",
+            "--callgrind-out-file=/dev/null",
+            sys.executable,
+            "-c",
+            snippet,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=_environment(pycache),
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    found = re.search(r"Collected : (\d+)", ran.stderr)
+    if found is None:
+        raise RuntimeError(f"callgrind printed no count:\n{ran.stderr[-2000:]}")
+    return int(found.group(1))
+
+
+def count_instructions() -> None:
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        raise SystemExit("skipped: valgrind is not installed (apt-get install valgrind)")
+    counts: dict[str, int] = {}
+    with tempfile.TemporaryDirectory(prefix="duetime-pyc-") as pycache:
+        for name, snippet in SNIPPETS.items():
+            measure(snippet, pycache)  # warm the .pyc cache first
+            counts[name] = instructions(snippet, pycache, valgrind)
+    bare = counts[next(iter(SNIPPETS))]
+    results = {
+        name: {"instructions": taken, "vs_bare": round(taken / bare, 3)}
+        for name, taken in counts.items()
+    }
+    for name, row in results.items():
+        print(json.dumps({name: row}), flush=True)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "cold_start_instructions.json").write_text(json.dumps(results, indent=2))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument(
+        "--instructions", action="store_true", help="count instructions under valgrind instead"
+    )
     args = parser.parse_args()
+    if args.instructions:
+        count_instructions()
+        return
     samples: dict[str, list[float]] = {name: [] for name in SNIPPETS}
     with tempfile.TemporaryDirectory(prefix="duetime-pyc-") as pycache:
         for snippet in SNIPPETS.values():

@@ -10,26 +10,29 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from functions.domain.errors import ConflictError, DuetimeError, ValidationError
-from functions.domain.flows import (
-    FlowDefinition,
-    FlowState,
-    FlowStatus,
-    StepDefinition,
-    StepStatus,
-)
-from functions.domain.messages import Event, Message, MessageState
-from functions.domain.queues import Admission, LaneSettings, Member, MemberState, QueueCounts
-from functions.domain.schedules import Schedule
-from functions.domain.signing import SigningKeys
 from functions.domain.timers import STEP, TimerPayload
-from functions.domain.topics import Topic
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from datetime import datetime, timedelta
+
+    from functions.domain.flows import (
+        FlowDefinition,
+        FlowState,
+        FlowStatus,
+        StepDefinition,
+        StepStatus,
+    )
+    from functions.domain.messages import Event, Message, MessageState
+    from functions.domain.queues import Admission, LaneSettings, Member, MemberState, QueueCounts
+    from functions.domain.schedules import Schedule
+    from functions.domain.signing import SigningKeys
+    from functions.domain.topics import Topic
 
 # --- errors every adapter maps its own failures onto -------------------------------------------
 

@@ -4,9 +4,8 @@ server runs on a manual one (`duetime dev --clock manual`)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from functions import wiring
@@ -14,7 +13,11 @@ from functions.api.common import json_body, json_response
 from functions.domain.clock import parse_iso, to_ms
 from functions.domain.durations import parse_duration
 from functions.domain.errors import ConflictError, ValidationError
-from functions.ports import TimeTravel, Travelled
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler import Response
+
+    from functions.ports import TimeTravel, Travelled
 
 router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from aws_lambda_powertools.event_handler import Response, content_types
-from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 from functions.domain.errors import ValidationError
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 
 def json_response(status: int, body: Any) -> Response[Any]:

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
-from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 from functions import wiring
 from functions.api.common import (
@@ -25,6 +23,10 @@ from functions.api.common import (
 )
 from functions.domain.errors import ValidationError
 from functions.services.deadletter import DlqFilter
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler import Response
+    from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]
 FILTERS = frozenset(

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from functions import wiring
@@ -20,6 +19,9 @@ from functions.domain.errors import ValidationError
 from functions.domain.messages import EventState
 from functions.services.eventlog import EventFilter
 from functions.services.stats import parse_window
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler import Response
 
 router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]
 EVENT_FILTERS = frozenset(

@@ -3,13 +3,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from functions import wiring
 from functions.api.common import json_response, only_known, query, query_one
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler import Response
 
 router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]
 

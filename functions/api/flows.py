@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from functions import wiring
 from functions.api.common import json_body, json_response
 from functions.domain.errors import ValidationError
 from functions.domain.views import flow_log_view
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler import Response
 
 router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]
 

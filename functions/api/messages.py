@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
-from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 from functions import wiring
 from functions.api.common import (
@@ -31,6 +29,10 @@ from functions.domain.signing import new_signing_key
 from functions.domain.topics import is_topic_name
 from functions.observability import logger
 from functions.services.messages import MessageFilter, Published
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler import Response
+    from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]
 PUBLISH_PREFIX = "/v2/publish/"

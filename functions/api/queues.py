@@ -3,9 +3,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from functions import wiring
@@ -15,6 +14,9 @@ from functions.domain.errors import ValidationError
 from functions.domain.publish import destination_from_path
 from functions.domain.queues import UPSERT_FIELDS, check_queue_name
 from functions.domain.topics import is_topic_name
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler import Response
 
 router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]
 ENQUEUE_PREFIX = "/v2/enqueue/"

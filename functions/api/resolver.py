@@ -11,12 +11,15 @@ stack up front (Powertools builds it lazily, on first call, which is another rac
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
-from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
-from aws_lambda_powertools.utilities.typing import LambdaContext
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 
 class ConcurrentHttpResolver(APIGatewayHttpResolver):

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from functions import wiring
 from functions.api.common import caller_ip, json_response, raw_body
 from functions.domain.publish import destination_from_path
 from functions.domain.topics import is_topic_name
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler import Response
 
 router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]
 PREFIX = "/v2/schedules/"

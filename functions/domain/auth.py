@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from functions.domain.errors import UnauthorizedError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 
 def bearer_token(authorization: str | None, query_token: str | None = None) -> str:

@@ -7,14 +7,17 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
-from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from functions.domain.clock import to_ms
 from functions.domain.durations import parse_duration
 from functions.domain.messages import Message
-from functions.domain.outcomes import AttemptResult
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from functions.domain.outcomes import AttemptResult
 
 
 class CallbackKind(StrEnum):

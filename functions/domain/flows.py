@@ -306,13 +306,3 @@ class FlowState:
             if step.status is not StepStatus.SENT:
                 return step.index
         return None
-
-
-def step_target(flow_id: str, run: int, index: int) -> str:
-    """A step timer's target id."""
-    return f"{flow_id}#{run}#{index}"
-
-
-def parse_step_target(target: str) -> tuple[str, int, int]:
-    flow_id, run, index = target.rsplit("#", 2)
-    return flow_id, int(run), int(index)

@@ -16,9 +16,12 @@ non-ASCII bytes on), UTF-8 otherwise.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from functions.domain.errors import ValidationError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 SET_BY_DUETIME = frozenset(
     {

@@ -9,9 +9,12 @@ publish accepts can still be recorded through every retry (docs/architecture.md 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from functions.domain.errors import ValidationError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 MAX_URL_BYTES = 4096  # the destination and each callback URL
 MAX_HEADERS = 64  # headers forwarded to one destination (the message's, or a callback's)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from functions.domain.limits import kept_body, kept_error, kept_headers
 from functions.domain.messages import Event, EventState, Message, MessageState
 from functions.domain.retry import retry_delay, server_requested_delay
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 NON_RETRYABLE_STATUS = 489
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, unquote_plus, urlsplit
 
 from functions.domain import flowcontrol, timeouts
@@ -35,6 +35,9 @@ from functions.domain.queues import (
 )
 from functions.domain.redaction import parse_redact_fields
 from functions.domain.retry import validate_retry_delay
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 _MAX_HORIZON = timedelta(days=365 * 10)
 METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"})

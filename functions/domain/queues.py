@@ -16,11 +16,13 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from functions.domain.clock import to_ms
 from functions.domain.errors import ValidationError
-from functions.domain.messages import Message
+
+if TYPE_CHECKING:
+    from functions.domain.messages import Message
 
 _NAME = re.compile(r"[A-Za-z0-9_.-]{1,128}")
 MAX_PARALLELISM = 100

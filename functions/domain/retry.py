@@ -16,11 +16,10 @@ from __future__ import annotations
 import ast
 import math
 import re
-from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from functools import wraps
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from simpleeval import (  # type: ignore[import-untyped]
     InvalidExpression,
@@ -28,6 +27,9 @@ from simpleeval import (  # type: ignore[import-untyped]
 )
 
 from functions.domain.errors import ValidationError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
 
 MAX_BACKOFF = timedelta(days=1)
 

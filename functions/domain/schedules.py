@@ -13,17 +13,20 @@ import base64
 import hashlib
 import re
 import secrets
-from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from functions.domain.clock import to_ms
 from functions.domain.cron import CronSpec
 from functions.domain.durations import parse_duration
 from functions.domain.errors import ValidationError
-from functions.domain.messages import Message
 from functions.domain.publish import Headers, PublishLimits, parse_publish
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from functions.domain.messages import Message
 
 _SCHEDULE_ID = re.compile(r"[A-Za-z0-9_.-]{1,48}")
 

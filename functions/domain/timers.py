@@ -41,3 +41,13 @@ class TimerPayload:
             )
         except (ValueError, KeyError, TypeError, OverflowError, OSError) as exc:
             raise ValidationError(f"timer payload is malformed: {body[:200]!r}") from exc
+
+
+def step_target(flow_id: str, run: int, index: int) -> str:
+    """A step timer's target id."""
+    return f"{flow_id}#{run}#{index}"
+
+
+def parse_step_target(target: str) -> tuple[str, int, int]:
+    flow_id, run, index = target.rsplit("#", 2)
+    return flow_id, int(run), int(index)

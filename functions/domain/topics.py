@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from functions.domain.clock import from_unix_seconds, to_ms
 from functions.domain.errors import NotFoundError, ValidationError
 from functions.domain.limits import MAX_URL_BYTES, check_bytes
 from functions.domain.publish import require_http_url
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 # Not a URL (no ':' or '/'), so a publish path tells a group from a destination at a glance.
 _NAME = re.compile(r"[A-Za-z0-9_.-]{1,128}")

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import base64
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from functions.domain.clock import to_ms
 from functions.domain.flows import FlowState, LedgerEvent, StepState
 from functions.domain.messages import Event, Message, MessageState
 from functions.domain.redaction import Redaction, masked
-from functions.domain.schedules import Schedule
+
+if TYPE_CHECKING:
+    from functions.domain.schedules import Schedule
 
 
 def _body(message: Message) -> dict[str, str]:

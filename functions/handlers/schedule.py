@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
-from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions import wiring
 from functions.api import (
@@ -28,6 +26,10 @@ from functions.domain.auth import authenticate, bearer_token
 from functions.domain.errors import DuetimeError, MethodNotAllowedError, NotFoundError
 from functions.domain.killswitches import SwitchedOffError
 from functions.observability import logger
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 app = ConcurrentHttpResolver()
 for module in (

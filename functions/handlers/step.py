@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from typing import TYPE_CHECKING, Any
 
 from functions import wiring
-from functions.domain.timers import TimerPayload
 from functions.handlers.timer_batch import process
 from functions.observability import logger, metrics
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from functions.domain.timers import TimerPayload
 
 
 def _handle(payload: TimerPayload) -> str:

@@ -5,19 +5,19 @@ invoked directly with one timer (`process_one`)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.domain.errors import ValidationError
 from functions.domain.timers import TimerPayload
 from functions.observability import logger, metrics
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 
 def process(
@@ -28,10 +28,11 @@ def process(
     metric_prefix: str,
 ) -> dict[str, Any]:
     """Run `handle` on every timer of the batch; metric `<prefix>_<outcome>` per record."""
-    # Imported with the first batch: asyncio and Powertools' batch utility are a tenth of a
-    # cold init, and `dispatch` started by an asynchronous Invoke (every message due at once)
-    # never receives a batch.
+    # Imported with the first batch: asyncio, the thread pool and Powertools' batch utility
+    # are a tenth of a cold init, and `dispatch` started by an asynchronous Invoke (every
+    # message due at once) never receives a batch.
     import asyncio  # noqa: PLC0415
+    from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
 
     from aws_lambda_powertools.utilities.batch import (  # noqa: PLC0415
         AsyncBatchProcessor,

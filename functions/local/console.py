@@ -7,12 +7,14 @@ import logging
 import os
 import sys
 import warnings
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
-from aws_lambda_powertools.logging.types import LogRecord
 
 from functions.observability import logger
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.logging.types import LogRecord
 
 # Keys every record carries on Lambda (from inject_lambda_context, tracing): noise on a laptop.
 _HIDDEN = frozenset(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass, field
-from http.server import ThreadingHTTPServer
+from typing import TYPE_CHECKING
 
 import boto3
 from moto import mock_aws
@@ -15,7 +15,6 @@ from functions import wiring
 from functions.adapters.aws import aws_adapters
 from functions.adapters.aws.invoke import AsyncInvoke
 from functions.config import Settings
-from functions.domain.signing import SigningKeys
 from functions.local import console, moto_atomic, moto_speed
 from functions.local.banner import banner
 from functions.local.defaults import DEV_PORT, DEV_SIGNING_KEYS, DEV_TOKEN
@@ -30,6 +29,11 @@ from functions.local.resources import (
     fake_credentials,
     provision,
 )
+
+if TYPE_CHECKING:
+    from http.server import ThreadingHTTPServer
+
+    from functions.domain.signing import SigningKeys
 
 
 @dataclass

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import ThreadingHTTPServer
+from typing import TYPE_CHECKING
 
 from functions import wiring
 from functions.adapters.sqlite import (
@@ -19,7 +19,6 @@ from functions.adapters.sqlite.db import DatabaseOpenError
 from functions.adapters.sqlite.messages import SqliteMessageStore
 from functions.config import Settings
 from functions.domain.clock import utc_now
-from functions.domain.signing import SigningKeys
 from functions.local import console
 from functions.local.banner import banner
 from functions.local.defaults import DEV_PORT, DEV_SIGNING_KEYS, DEV_TOKEN
@@ -35,6 +34,11 @@ from functions.local.worker_processes import (
 )
 from functions.services.plain_http import plain_http_first
 from functions.services.transport import LazyTransport
+
+if TYPE_CHECKING:
+    from http.server import ThreadingHTTPServer
+
+    from functions.domain.signing import SigningKeys
 
 # Far enough ahead to include every armed wake-up when resuming a database.
 _EVERYTHING = datetime(9999, 1, 1, tzinfo=UTC)

@@ -12,10 +12,11 @@ import boto3
 from functions.adapters.aws.schema import table_definition
 from functions.domain import timeouts
 from functions.domain.auth import hash_token
-from functions.domain.signing import SigningKeys
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
+
+    from functions.domain.signing import SigningKeys
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"

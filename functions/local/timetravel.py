@@ -11,12 +11,15 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-from functions.adapters.sqlite.timers import LocalTimers
 from functions.domain.clock import require_utc, utc_now
 from functions.domain.errors import ValidationError
 from functions.domain.timeouts import MAX_LEASE_SECONDS
 from functions.ports import Travelled
+
+if TYPE_CHECKING:
+    from functions.adapters.sqlite.timers import LocalTimers
 
 # Longest one instant may take: every attempt due then ends within its own timeout.
 _SETTLE_SECONDS = float(MAX_LEASE_SECONDS)

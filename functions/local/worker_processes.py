@@ -30,19 +30,22 @@ import socket
 import tempfile
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from multiprocessing import reduction
 from multiprocessing.connection import Connection, wait
-from multiprocessing.process import BaseProcess
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from functions.config import Settings
-from functions.domain.signing import SigningKeys
-from functions.domain.timers import TimerPayload
 from functions.observability import logger
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from datetime import datetime
+    from multiprocessing.process import BaseProcess
+
+    from functions.config import Settings
+    from functions.domain.signing import SigningKeys
+    from functions.domain.timers import TimerPayload
 
 # What comes back from a worker process: ("arm", payload), ("disarm", id, due),
 # ("failed", payload) when its target raised (the server arms it again after the lease), and

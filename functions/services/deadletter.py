@@ -3,9 +3,8 @@ retried, or expired by retention (DynamoDB TTL)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from functions.domain.clock import Clock, to_ms
 from functions.domain.errors import NotFoundError
@@ -14,6 +13,9 @@ from functions.domain.messages import Message, MessageState, new_message_id
 from functions.domain.views import dlq_view
 from functions.ports import Listing, MessageStore
 from functions.services.paging import newest_matching, page_size
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 MAX_PAGE = 100
 

@@ -4,24 +4,28 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from functions.domain import timeouts
 from functions.domain.callbacks import callback_message, callbacks_due, trace_headers
-from functions.domain.clock import Clock
 from functions.domain.messages import TERMINAL, Message, MessageState
 from functions.domain.outcomes import AttemptResult, decide
 from functions.domain.queues import member_of
-from functions.domain.signing import Signer
 from functions.domain.timers import EARLY_TOLERANCE, TimerPayload
 from functions.observability import logger
 from functions.ports import ClaimRejectedError, ConditionFailedError, MessageStore, TimerPort
-from functions.services.queues import QueueService
 from functions.services.sender import attempt
-from functions.services.transport import Transport
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from functions.domain.clock import Clock
+    from functions.domain.signing import Signer
+    from functions.services.queues import QueueService
+    from functions.services.transport import Transport
 
 
 class Outcome(StrEnum):

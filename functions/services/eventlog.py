@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from functions.domain.clock import to_ms
 from functions.domain.errors import NotFoundError
-from functions.domain.messages import Event, Message
 from functions.domain.views import event_view
 from functions.ports import Listing, MessageStore
 from functions.services.paging import page_size
+
+if TYPE_CHECKING:
+    from functions.domain.messages import Event, Message
 
 MAX_PAGE = 1000
 

@@ -10,13 +10,11 @@ from __future__ import annotations
 import contextlib
 import secrets
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from functions.domain import timeouts
-from functions.domain.clock import Clock
 from functions.domain.errors import ConflictError, NotFoundError
 from functions.domain.flows import (
     FlowState,
@@ -24,13 +22,16 @@ from functions.domain.flows import (
     SkipReason,
     StepStatus,
     parse_flow,
-    parse_step_target,
-    step_target,
 )
 from functions.domain.limits import kept_error
 from functions.domain.outcomes import Verdict, judge
-from functions.domain.signing import Signer
-from functions.domain.timers import EARLY_TOLERANCE, STEP, TimerPayload
+from functions.domain.timers import (
+    EARLY_TOLERANCE,
+    STEP,
+    TimerPayload,
+    parse_step_target,
+    step_target,
+)
 from functions.domain.views import flow_view
 from functions.observability import logger
 from functions.ports import (
@@ -40,9 +41,15 @@ from functions.ports import (
     IdempotencyStatus,
     TimerPort,
 )
-from functions.services.killswitches import KillSwitches
 from functions.services.sender import attempt as send_attempt
-from functions.services.transport import Transport
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from functions.domain.clock import Clock
+    from functions.domain.signing import Signer
+    from functions.services.killswitches import KillSwitches
+    from functions.services.transport import Transport
 
 
 @dataclass(frozen=True)

@@ -3,9 +3,12 @@ the first send, with httpx: services/transport.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 import httpx
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
 
 
 class GivenBackOnClose(httpx.SyncByteStream):

@@ -4,12 +4,15 @@ prefix, a schedule, a queue), at run time, without a deploy. What is already arm
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from functions.domain.clock import Clock, to_ms
 from functions.domain.killswitches import SwitchedOffError, blocking, validate_scope
-from functions.ports import KillSwitch, KillSwitchStore
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from functions.ports import KillSwitch, KillSwitchStore
 
 
 @dataclass

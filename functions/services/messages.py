@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from functions.domain.batch import BatchItem, item_error
 from functions.domain.clock import Clock, to_ms
@@ -21,7 +20,6 @@ from functions.domain.publish import Headers, PublishLimits, dedup_key, parse_pu
 from functions.domain.queues import QUEUE_OPTION, member_of
 from functions.domain.retry import validate_retry_delay
 from functions.domain.timers import TimerPayload
-from functions.domain.topics import Topic
 from functions.domain.views import message_view
 from functions.ports import (
     ConditionFailedError,
@@ -31,9 +29,14 @@ from functions.ports import (
     MessageStore,
     TimerPort,
 )
-from functions.services.killswitches import KillSwitches
 from functions.services.paging import newest_matching, page_size
-from functions.services.queues import QueueService
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator, Mapping
+
+    from functions.domain.topics import Topic
+    from functions.services.killswitches import KillSwitches
+    from functions.services.queues import QueueService
 
 DEDUP_WINDOW = timedelta(minutes=10)
 MAX_BULK = 1000

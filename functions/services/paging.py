@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from functions.domain.errors import ValidationError
-from functions.domain.messages import Message
-from functions.ports import Listing, MessageStore
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from functions.domain.messages import Message
+    from functions.ports import Listing, MessageStore
 
 # At most this many listed messages are read for one page: a filter that matches rarely
 # answers a short (even empty) page with a cursor, never a scan of the whole table in one

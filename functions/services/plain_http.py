@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import http.client
 import socket
-import ssl
-from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 import httpx
+
+if TYPE_CHECKING:
+    import ssl
+    from collections.abc import Callable, Iterator
 
 _CHUNK = 65536
 _DEFAULT_TIMEOUT = 30.0

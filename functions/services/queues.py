@@ -8,12 +8,10 @@ members first, so with parallelism 1 messages go one by one in enqueue order.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from functions.domain.clock import Clock
 from functions.domain.errors import NotFoundError
 from functions.domain.flowcontrol import (
     check_key,
@@ -37,7 +35,12 @@ from functions.domain.queues import (
     queue_view,
 )
 from functions.domain.timers import TimerPayload
-from functions.ports import MessageStore, QueueStore, TimerPort
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from functions.domain.clock import Clock
+    from functions.ports import MessageStore, QueueStore, TimerPort
 
 
 @dataclass

@@ -8,13 +8,16 @@ running delivery: the conditional claim lets exactly one attempt through.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-from functions.domain.clock import Clock
-from functions.domain.timers import TimerPayload
-from functions.ports import OverdueScan
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from functions.domain.clock import Clock
+    from functions.domain.timers import TimerPayload
+    from functions.ports import OverdueScan
 
 # Longer than SQS's worst delivery latency for a timer on its way, so recovery does not chase
 # timers that are merely in flight.

@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from functions.domain.clock import Clock
 from functions.domain.errors import NotFoundError
-from functions.domain.messages import Message
-from functions.domain.publish import PublishLimits
 from functions.domain.retry import validate_retry_delay
 from functions.domain.schedules import Schedule, advance, fire_message, parse_schedule
 from functions.domain.timers import EARLY_TOLERANCE, SCHEDULE, TimerPayload
-from functions.domain.topics import Topic
 from functions.domain.views import schedule_view
 from functions.observability import logger
-from functions.ports import MessageStore, ScheduleStore, TimerPort
 from functions.services.delivery import Outcome
-from functions.services.killswitches import KillSwitches
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from functions.domain.clock import Clock
+    from functions.domain.messages import Message
+    from functions.domain.publish import PublishLimits
+    from functions.domain.topics import Topic
+    from functions.ports import MessageStore, ScheduleStore, TimerPort
+    from functions.services.killswitches import KillSwitches
 
 
 @dataclass

@@ -5,10 +5,9 @@ delivered or failed, their rates, and the errors grouped with a sample of each."
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from functions.domain.clock import Clock, to_ms
 from functions.domain.durations import parse_duration
@@ -17,6 +16,9 @@ from functions.domain.messages import Event, EventState, Message
 from functions.domain.timers import MESSAGE
 from functions.ports import Listing, MessageStore, OverdueScan
 from functions.services.recovery import GRACE
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 SAMPLE = 1000
 # Messages read, newest first, to find the attempts of a window: a bound on one request's

@@ -3,10 +3,9 @@ resolve a group for a publish. Every write is a compare-and-set, retried a few t
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from functions.domain.clock import Clock, to_ms
 from functions.domain.errors import ConflictError, NotFoundError
@@ -19,6 +18,9 @@ from functions.domain.topics import (
     upserted,
 )
 from functions.ports import ConditionFailedError, TopicStore
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 ATTEMPTS = 5
 

@@ -18,11 +18,11 @@ and all of them share one TLS context (building one loads the CA bundle).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     import ssl
+    from collections.abc import Callable
 
     import httpx
 

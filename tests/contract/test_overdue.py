@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from functions.domain.flows import StepStatus, step_target
+from functions.domain.flows import StepStatus
 from functions.domain.messages import MessageState
-from functions.domain.timers import MESSAGE, SCHEDULE, STEP, TimerPayload
+from functions.domain.timers import MESSAGE, SCHEDULE, STEP, TimerPayload, step_target
 from functions.ports import Adapters
 from tests.contract.builders import (
     LEASE,

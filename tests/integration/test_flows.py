@@ -13,8 +13,7 @@ import pytest
 
 from functions import wiring
 from functions.adapters.aws.flows import FlowStore
-from functions.domain.flows import step_target
-from functions.domain.timers import STEP, TimerPayload
+from functions.domain.timers import STEP, TimerPayload, step_target
 from functions.services.flows import FlowRunner, StepResult
 from tests.helpers.api import ApiResponse, call
 from tests.helpers.clock import FakeClock

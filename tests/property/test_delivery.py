@@ -21,10 +21,10 @@ from hypothesis import strategies as st
 
 from functions import wiring
 from functions.domain.errors import PayloadTooLargeError, ValidationError
-from functions.domain.flows import StepStatus, parse_flow, step_target
+from functions.domain.flows import StepStatus, parse_flow
 from functions.domain.forwarding import header_bytes
 from functions.domain.messages import CLAIMABLE, TERMINAL, Message, MessageState
-from functions.domain.timers import TimerPayload
+from functions.domain.timers import TimerPayload, step_target
 from functions.services.delivery import Dispatcher
 from tests.helpers.clock import FakeClock
 from tests.helpers.receiver import Received, Reply

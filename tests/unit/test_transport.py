@@ -1,7 +1,8 @@
 """The transport deliveries go through, and what a cold start defers: the graph's transport
 loads httpx at the first send, the signer PyJWT and standardwebhooks at the first signature,
 cron parsing croniter at the first cron, and `dispatch` asyncio (with Powertools' batch
-utility) at its first SQS batch."""
+utility) at its first SQS batch, the flow and schedule code at the first step or fire, and the
+SQS and Scheduler clients at the first timer armed."""
 
 from __future__ import annotations
 
@@ -19,21 +20,42 @@ from functions.services.transport import LazyTransport
 from tests.helpers.receiver import Receiver, Reply
 
 # What each function's cold init must not load: it is loaded at first use (an HTTP send, a
-# signature, a cron parsed, an SQS batch), which many invocations of that function never reach.
+# signature, a cron parsed, an SQS batch, a flow step, a schedule firing), which many
+# invocations of that function never reach. Packages, or modules by their full name.
 DEFERRED = {
     "schedule": ("httpx", "jwt", "standardwebhooks", "croniter"),
-    "dispatch": ("jwt", "standardwebhooks", "croniter", "asyncio"),
+    "dispatch": (
+        "jwt",
+        "standardwebhooks",
+        "croniter",
+        "asyncio",
+        "functions.services.flows",
+        "functions.services.schedules",
+        "functions.services.messages",
+        "functions.domain.flows",
+        "functions.adapters.aws.flows",
+        "functions.adapters.aws.schedules",
+        "functions.adapters.aws.topics",
+    ),
 }
 BUILT = {"schedule": "message_service", "dispatch": "dispatcher"}
+# The AWS clients each cold init makes (the API function's Lambda client, and DynamoDB's, which
+# pynamodb makes, come with the first request): SQS and the Scheduler wait for a timer that
+# needs them, and neither function's happy path does.
+CLIENTS = {"schedule": ["secretsmanager"], "dispatch": ["secretsmanager"]}
 
 
-@pytest.mark.parametrize("handler", sorted(DEFERRED))
-def test_a_handlers_cold_init_leaves_what_it_uses_later_unimported(handler: str) -> None:
-    # The same cold init bench/cold_start.py times, in a fresh interpreter.
+def _cold_init(handler: str) -> tuple[set[str], list[str]]:
+    """The same cold init bench/cold_start.py times, in a fresh interpreter: the modules it
+    loaded and the clients it made."""
     snippet = (
-        f"import sys; from functions.handlers import {handler}; from functions import wiring; "
+        "import sys, json, botocore.session; made = []; "
+        "create = botocore.session.Session.create_client; "
+        "botocore.session.Session.create_client = "
+        "lambda self, name, *a, **k: made.append(name) or create(self, name, *a, **k); "
+        f"from functions.handlers import {handler}; from functions import wiring; "
         f"wiring.graph().{BUILT[handler]}; "
-        "print(__import__('json').dumps(sorted({m.split('.')[0] for m in sys.modules})))"
+        "print(json.dumps({'modules': sorted(sys.modules), 'clients': made}))"
     )
     ran = subprocess.run(  # noqa: S603 - our own interpreter, a fixed snippet
         [sys.executable, "-c", snippet],
@@ -43,8 +65,25 @@ def test_a_handlers_cold_init_leaves_what_it_uses_later_unimported(handler: str)
         timeout=60,
         check=True,
     )
-    loaded = set(json.loads(ran.stdout.splitlines()[-1]))
-    assert loaded & set(DEFERRED[handler]) == set()
+    found = json.loads(ran.stdout.splitlines()[-1])
+    return set(found["modules"]), found["clients"]
+
+
+@pytest.mark.parametrize("handler", sorted(DEFERRED))
+def test_a_handlers_cold_init_leaves_what_it_uses_later_unimported(handler: str) -> None:
+    modules, _ = _cold_init(handler)
+    loaded = {
+        m for m in modules for name in DEFERRED[handler] if m == name or m.startswith(f"{name}.")
+    }
+    assert loaded == set()
+
+
+@pytest.mark.parametrize("handler", sorted(CLIENTS))
+def test_a_handlers_cold_init_makes_only_the_clients_its_first_request_needs(
+    handler: str,
+) -> None:
+    _, clients = _cold_init(handler)
+    assert clients == CLIENTS[handler]
 
 
 def test_a_lazy_transport_sends_through_httpx_and_closes(receiver: Receiver) -> None:

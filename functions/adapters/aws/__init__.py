@@ -3,29 +3,33 @@ Manager keys. Nothing outside this package touches the table, a queue or a sched
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, cast
 
 from functions.adapters.aws import clients
-from functions.adapters.aws.flows import FlowStore
 from functions.adapters.aws.invoke import AsyncInvoke
 from functions.adapters.aws.keys import SecretsKeys
 from functions.adapters.aws.killswitches import KillSwitchStore
 from functions.adapters.aws.messages import MessageStore
 from functions.adapters.aws.models import MODELS
 from functions.adapters.aws.queues import QueueStore
-from functions.adapters.aws.schedules import ScheduleStore
-from functions.adapters.aws.timers import Invoke, TimerConfig, Timers
-from functions.adapters.aws.topics import TopicStore
-from functions.domain.timers import STEP, TimerPayload
+from functions.adapters.aws.timers import TimerConfig, Timers
+from functions.domain.timers import STEP
 from functions.ports import Adapters
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from datetime import datetime
+
     from mypy_boto3_scheduler import EventBridgeSchedulerClient
     from mypy_boto3_sqs import SQSClient
 
+    from functions.adapters.aws.timers import Invoke
     from functions.config import Settings
+    from functions.domain.timers import TimerPayload
+    from functions.ports import FlowStore, ScheduleStore, TopicStore
 
 
 def bind(*, table_name: str, region: str) -> None:
@@ -43,8 +47,14 @@ def aws_adapters(settings: Settings) -> Adapters:
     bind(table_name=settings.table_name, region=settings.region)
     retention = timedelta(days=settings.dlq_retention_days)
     messages = MessageStore(retention=retention, dlq_retention=retention)
-    # One client per service, all from one botocore session (clients.py says why).
-    made = _Clients(sqs=clients.sqs(settings.region), scheduler=clients.scheduler(settings.region))
+    # One client per service, all from one botocore session (clients.py says why), each made
+    # at its first call: `dispatch`'s happy path (claim, send, record) and a publish due now
+    # (an Invoke) touch neither SQS nor the Scheduler.
+    region = settings.region
+    made = _Clients(
+        sqs=cast("SQSClient", _Deferred(lambda: clients.sqs(region))),
+        scheduler=cast("EventBridgeSchedulerClient", _Deferred(lambda: clients.scheduler(region))),
+    )
     # Only delivery timers may start `dispatch` directly; flow steps have their own function.
     invoke = (
         AsyncInvoke(function_name=settings.dispatch_function, region=settings.region)
@@ -72,10 +82,10 @@ def aws_adapters(settings: Settings) -> Adapters:
     return Adapters(
         name="aws",
         messages=messages,
-        schedules=ScheduleStore(),
-        flows=FlowStore(),
+        schedules=cast("ScheduleStore", _Deferred(_schedule_store)),
+        flows=cast("FlowStore", _Deferred(_flow_store)),
         kill_switches=KillSwitchStore(),
-        topics=TopicStore(),
+        topics=cast("TopicStore", _Deferred(_topic_store)),
         queues=QueueStore(),
         overdue=messages,
         timers=timers,
@@ -83,6 +93,42 @@ def aws_adapters(settings: Settings) -> Adapters:
         keys=SecretsKeys(settings, client=clients.secretsmanager(settings.region)),
         rearm_if_early=rearm_if_early,
     )
+
+
+class _Deferred:
+    """A store or client built at its first use. `dispatch` never reads flows or topics, and
+    schedules only when one fires; importing their modules (and the domain rules behind them),
+    and making clients a path never calls, was part of every cold start (issue 13)."""
+
+    def __init__(self, make: Callable[[], object]) -> None:
+        self._make = make
+        self._store: object | None = None
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        if self._store is None:
+            with self._lock:
+                if self._store is None:
+                    self._store = self._make()
+        return getattr(self._store, name)
+
+
+def _schedule_store() -> ScheduleStore:
+    from functions.adapters.aws.schedules import ScheduleStore  # noqa: PLC0415 - _Deferred
+
+    return ScheduleStore()
+
+
+def _flow_store() -> FlowStore:
+    from functions.adapters.aws.flows import FlowStore  # noqa: PLC0415 - _Deferred
+
+    return FlowStore()
+
+
+def _topic_store() -> TopicStore:
+    from functions.adapters.aws.topics import TopicStore  # noqa: PLC0415 - _Deferred
+
+    return TopicStore()
 
 
 @dataclass(frozen=True)

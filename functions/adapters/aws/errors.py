@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from pynamodb.exceptions import PynamoDBException
 
 from functions.domain.errors import ThrottlingError
 from functions.ports import ConditionFailedError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 _THROTTLED = frozenset(
     {

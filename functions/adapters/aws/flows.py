@@ -3,10 +3,9 @@ idempotency keys are in steps.py."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from typing import TYPE_CHECKING
 
 from pynamodb.exceptions import TransactWriteError
-from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from functions.adapters.aws.errors import storage_errors
@@ -28,6 +27,11 @@ from functions.domain.flows import (
     StepStatus,
 )
 from functions.ports import ConditionFailedError
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from pynamodb.expressions.update import Action
 
 
 class FlowStore(StepLedger):

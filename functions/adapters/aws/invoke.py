@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from functions.adapters.aws import clients
 from functions.adapters.aws.timers import InvokeUnavailableError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from mypy_boto3_lambda import LambdaClient
 
 # After a failed Invoke the process sends timers by the queue for this long before it tries

@@ -9,18 +9,20 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 from functions.adapters.aws import clients
 from functions.adapters.aws.secrets import CachedSecrets
-from functions.config import Settings
 from functions.domain.auth import hash_token
 from functions.domain.errors import ConflictError, DuetimeError
 from functions.domain.signing import SigningKeys, keys_document, keys_from_document
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from mypy_boto3_secretsmanager import SecretsManagerClient
+
+    from functions.config import Settings
 
 
 class SecretFormatError(DuetimeError):

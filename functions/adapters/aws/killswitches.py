@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from typing import TYPE_CHECKING
 
 from functions.adapters.aws.errors import storage_errors
 from functions.adapters.aws.models import KillSwitchItem
 from functions.ports import KillSwitch
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 _PK = "KILL"
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from pynamodb.exceptions import TransactWriteError
-from pynamodb.expressions.condition import Condition
-from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from functions.adapters.aws import schema
@@ -24,7 +23,6 @@ from functions.domain.messages import (
     Message,
     MessageState,
 )
-from functions.domain.timers import TimerPayload
 from functions.ports import (
     ClaimRejectedError,
     ConditionFailedError,
@@ -35,6 +33,12 @@ from functions.ports import (
     decode_cursor,
     encode_cursor,
 )
+
+if TYPE_CHECKING:
+    from pynamodb.expressions.condition import Condition
+    from pynamodb.expressions.update import Action
+
+    from functions.domain.timers import TimerPayload
 
 _SK = "MSG"
 # How long finished messages stay readable before DynamoDB's TTL removes them.

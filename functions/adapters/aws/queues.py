@@ -6,14 +6,10 @@ slot and on the period read before, so racing dispatchers never pass the limits.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime
+from typing import TYPE_CHECKING
 
-from pynamodb.attributes import BooleanAttribute
 from pynamodb.exceptions import TransactWriteError
-from pynamodb.expressions.condition import Condition
-from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from functions.adapters.aws.errors import storage_errors
@@ -32,6 +28,14 @@ from functions.domain.queues import (
     rate_room,
     rate_window,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from datetime import datetime
+
+    from pynamodb.attributes import BooleanAttribute
+    from pynamodb.expressions.condition import Condition
+    from pynamodb.expressions.update import Action
 
 _PK = "QUEUES"
 # Bounded retries of a transaction that lost a race (another admission, a departure).

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import contextlib
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from pynamodb.exceptions import TransactWriteError
-from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from functions.adapters.aws import schema
@@ -20,6 +20,9 @@ from functions.domain.errors import NotFoundError
 from functions.domain.messages import Message
 from functions.domain.schedules import Schedule
 from functions.ports import ConditionFailedError
+
+if TYPE_CHECKING:
+    from pynamodb.expressions.update import Action
 
 # DynamoDB transactions hold at most 100 items and 4 MB: the schedule and 99 of its messages,
 # of at most about 3 MB of bodies (the rest of each item is small).

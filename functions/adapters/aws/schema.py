@@ -20,8 +20,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from functions.domain.clock import from_unix_seconds
-from functions.domain.flows import step_target
-from functions.domain.timers import MESSAGE, SCHEDULE, STEP, TimerPayload
+from functions.domain.timers import MESSAGE, SCHEDULE, STEP, TimerPayload, step_target
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import CreateTableInputTypeDef

@@ -3,11 +3,9 @@ key. A step's claim is one transaction over the flow, the step and its key."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pynamodb.exceptions import TransactWriteError
-from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from functions.adapters.aws import schema
@@ -23,6 +21,11 @@ from functions.domain.flows import (
     StepStatus,
 )
 from functions.ports import ConditionFailedError, IdempotencyState, IdempotencyStatus
+
+if TYPE_CHECKING:
+    from datetime import datetime, timedelta
+
+    from pynamodb.expressions.update import Action
 
 IDEM_IN_FLIGHT = IdempotencyStatus.IN_FLIGHT.value
 IDEM_RETRY = IdempotencyStatus.RETRY.value

@@ -5,13 +5,15 @@ has few, so one partition is plenty; writes are conditional on the version read 
 from __future__ import annotations
 
 import json
-
-from pynamodb.expressions.condition import Condition
+from typing import TYPE_CHECKING
 
 from functions.adapters.aws.errors import storage_errors
 from functions.adapters.aws.models import TopicItem
 from functions.domain.clock import to_ms
 from functions.domain.topics import Topic, topic_document, topic_from_document
+
+if TYPE_CHECKING:
+    from pynamodb.expressions.condition import Condition
 
 _PK = "TOPIC"
 

@@ -3,6 +3,8 @@ in-process timer heap for the timer port. The same services run on it as on AWS.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from functions.adapters.sqlite.db import Database, open_database
 from functions.adapters.sqlite.flows import SqliteFlowStore
 from functions.adapters.sqlite.keys import SqliteKeys
@@ -13,8 +15,10 @@ from functions.adapters.sqlite.scan import SqliteOverdueScan
 from functions.adapters.sqlite.schedules import SqliteScheduleStore
 from functions.adapters.sqlite.timers import LocalTimers
 from functions.adapters.sqlite.topics import SqliteTopicStore
-from functions.domain.signing import SigningKeys
 from functions.ports import Adapters, TimerPort
+
+if TYPE_CHECKING:
+    from functions.domain.signing import SigningKeys
 
 __all__ = ["Database", "LocalTimers", "SqliteKeys", "open_database", "sqlite_adapters"]
 

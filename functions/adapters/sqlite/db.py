@@ -17,13 +17,15 @@ import contextlib
 import fcntl
 import sqlite3
 import threading
-from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, TYPE_CHECKING, Protocol
 
 from functions.domain.errors import DuetimeError
 from functions.ports import StorageUnavailableError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 # Marks a file as duetime's (PRAGMA application_id), so another program's database is refused.
 APPLICATION_ID = 0x64756574  # "duet"

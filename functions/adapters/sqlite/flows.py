@@ -7,11 +7,9 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from functions.adapters.sqlite.codec import dumps, from_us, ledger_doc, ledger_from, opt_dt, to_us
-from functions.adapters.sqlite.db import Database
 from functions.domain.clock import to_ms
 from functions.domain.errors import ConflictError, NotFoundError
 from functions.domain.flows import (
@@ -24,6 +22,11 @@ from functions.domain.flows import (
     StepStatus,
 )
 from functions.ports import ConditionFailedError, IdempotencyState, IdempotencyStatus
+
+if TYPE_CHECKING:
+    from datetime import datetime, timedelta
+
+    from functions.adapters.sqlite.db import Database
 
 Doc = dict[str, Any]
 

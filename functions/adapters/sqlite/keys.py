@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from typing import TYPE_CHECKING
 
-from functions.adapters.sqlite.db import Database
 from functions.domain.auth import hash_token
 from functions.domain.signing import SigningKeys, keys_document, keys_from_document
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from functions.adapters.sqlite.db import Database
 
 
 @dataclass

@@ -7,6 +7,7 @@ import json
 import sqlite3
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from functions.adapters.sqlite.codec import (
     list_key,
@@ -15,7 +16,6 @@ from functions.adapters.sqlite.codec import (
     opt_us,
     to_us,
 )
-from functions.adapters.sqlite.db import Database
 from functions.domain.errors import ConflictError, NotFoundError
 from functions.domain.messages import (
     CANCELLABLE,
@@ -36,6 +36,9 @@ from functions.ports import (
     decode_cursor,
     encode_cursor,
 )
+
+if TYPE_CHECKING:
+    from functions.adapters.sqlite.db import Database
 
 RETENTION = timedelta(days=7)
 

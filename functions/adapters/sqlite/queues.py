@@ -5,11 +5,9 @@ the period's room and admitting cannot interleave."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from functions.adapters.sqlite.codec import from_us, opt_dt, to_us
-from functions.adapters.sqlite.db import Database
 from functions.domain.errors import ConflictError, NotFoundError
 from functions.domain.queues import (
     Admission,
@@ -23,6 +21,11 @@ from functions.domain.queues import (
     rate_room,
     rate_window,
 )
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from functions.adapters.sqlite.db import Database
 
 _LANE = (
     "name, parallelism, paused, created, updated, rate, period, rate_count, period_start,"

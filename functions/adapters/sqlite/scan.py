@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from typing import TYPE_CHECKING
 
 from functions.adapters.sqlite.codec import from_us, to_us
-from functions.adapters.sqlite.db import Database
-from functions.domain.flows import step_target
-from functions.domain.timers import MESSAGE, SCHEDULE, STEP, TimerPayload
+from functions.domain.timers import MESSAGE, SCHEDULE, STEP, TimerPayload, step_target
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from functions.adapters.sqlite.db import Database
 
 
 @dataclass

@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass, replace
-from datetime import datetime
+from typing import TYPE_CHECKING
 
 from functions.adapters.sqlite.codec import list_key, opt_us, schedule_doc, schedule_from
-from functions.adapters.sqlite.db import Database
 from functions.adapters.sqlite.messages import INSERT_MESSAGE, message_row
 from functions.domain.errors import NotFoundError
-from functions.domain.messages import Message
-from functions.domain.schedules import Schedule
 from functions.ports import ConditionFailedError
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from functions.adapters.sqlite.db import Database
+    from functions.domain.messages import Message
+    from functions.domain.schedules import Schedule
 
 
 def _wake(schedule: Schedule) -> int | None:

@@ -20,13 +20,17 @@ import heapq
 import itertools
 import queue
 import threading
-from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from functions.domain import timeouts
 from functions.domain.clock import Clock, to_ms, utc_now
-from functions.domain.timers import TimerPayload
 from functions.observability import logger
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from functions.domain.timers import TimerPayload
 
 Key = tuple[str, int]
 RETRY_AFTER_FAILURE = timedelta(seconds=timeouts.LEASE_SECONDS)

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from functions.adapters.sqlite.db import Database
 from functions.domain.clock import to_ms
 from functions.domain.topics import Topic, topic_document, topic_from_document
 from functions.ports import ConditionFailedError
+
+if TYPE_CHECKING:
+    import sqlite3
+
+    from functions.adapters.sqlite.db import Database
 
 
 @dataclass
