@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from functions.config import Settings
 from functions.domain.clock import utc_now
@@ -55,9 +55,15 @@ class _Service(Generic[T]):
     def __set_name__(self, owner: type, name: str) -> None:
         self._name = name
 
-    def __get__(self, graph: Graph | None, owner: type | None = None) -> T:
+    @overload
+    def __get__(self, graph: None, owner: type | None = None) -> _Service[T]: ...
+
+    @overload
+    def __get__(self, graph: Graph, owner: type | None = None) -> T: ...
+
+    def __get__(self, graph: Graph | None, owner: type | None = None) -> T | _Service[T]:
         if graph is None:
-            raise AttributeError(self._name)
+            return self  # on the class, as a property would be
         built: dict[str, Any] = graph.__dict__
         if self._name not in built:
             with graph._building:

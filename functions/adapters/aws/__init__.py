@@ -96,9 +96,10 @@ def aws_adapters(settings: Settings) -> Adapters:
 
 
 class _Deferred:
-    """A store or client built at its first use. `dispatch` never reads flows or topics, and
-    schedules only when one fires; importing their modules (and the domain rules behind them),
-    and making clients a path never calls, was part of every cold start (issue 13)."""
+    """A store or client built at its first use. `dispatch` reads flows never, and schedules
+    and topics only when a schedule fires; importing their modules (and the domain rules
+    behind them), and making clients a path never calls, was part of every cold start
+    (issue 13). Only attribute access is forwarded: nothing compares, copies or pickles these."""
 
     def __init__(self, make: Callable[[], object]) -> None:
         self._make = make
@@ -106,6 +107,10 @@ class _Deferred:
         self._lock = threading.Lock()
 
     def __getattr__(self, name: str) -> Any:
+        # Reached only for names this object lacks; one made without __init__ (a copy) has
+        # not even `_make`, and must not recurse looking for it.
+        if "_make" not in vars(self):
+            raise AttributeError(name)
         if self._store is None:
             with self._lock:
                 if self._store is None:
