@@ -49,7 +49,8 @@ class Settings:
     # EventBridge schedules fire this far ahead of due (its precision is a minute).
     eventbridge_lead_seconds: int = 120
     # Kill switches are re-read at most this often per graph (a read per publish would cost
-    # as much as the publish); a dev server of several processes reads them on every use.
+    # as much as the publish); a dev server of several processes re-reads them when a
+    # counter the processes share moves instead (`KillSwitches.changes`).
     kill_switch_cache_seconds: float = 5.0
     region: str = "us-east-1"
 

@@ -415,6 +415,15 @@ class KillSwitchStore(Protocol):
     def turn_off(self, scope: str) -> bool: ...
 
 
+class ChangeCounter(Protocol):
+    """A number the processes serving one store share, moved by each change to what they
+    cache (the multi-process dev server's kill switches): a cache holds while it stays put."""
+
+    def read(self) -> int: ...
+
+    def bump(self) -> None: ...
+
+
 class OverdueScan(Protocol):
     """What some timer should have woken by now: messages, schedule fires and flow steps."""
 

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from functions.domain.publish import PublishLimits
     from functions.domain.signing import Signer
     from functions.domain.timers import TimerPayload
-    from functions.ports import Adapters, MessageStore, TimeTravel
+    from functions.ports import Adapters, ChangeCounter, MessageStore, TimeTravel
     from functions.services.deadletter import DeadLetters
     from functions.services.delivery import Dispatcher
     from functions.services.eventlog import EventLog
@@ -79,6 +79,7 @@ def _kill_switches(graph: Graph) -> KillSwitches:
         store=graph.adapters.kill_switches,
         clock=graph.clock,
         cache_seconds=graph.settings.kill_switch_cache_seconds,
+        changes=graph.kill_switch_changes,
     )
 
 
@@ -204,6 +205,8 @@ class Graph:
     wall_clock: Clock | None = None
     # Only a dev server on a manual clock can be moved (`duetime dev --clock manual`).
     time_travel: TimeTravel | None = None
+    # Shared by the processes of a multi-process dev server (`KillSwitches.changes`).
+    kill_switch_changes: ChangeCounter | None = None
     # Re-entrant: building the dispatcher builds the queue service it needs.
     _building: threading.RLock = field(
         default_factory=threading.RLock, init=False, repr=False, compare=False
@@ -263,11 +266,18 @@ def build(
     clock: Clock = utc_now,
     http: Transport | None = None,
     wall_clock: Clock | None = None,
+    kill_switch_changes: ChangeCounter | None = None,
 ) -> Graph:
     """Every service over one backend's adapters. `wall_clock`, when `clock` is virtual,
-    is what signatures are dated by."""
+    is what signatures are dated by; `kill_switch_changes`, where several processes share the
+    store, tells each when to re-read the switches."""
     return Graph(
-        settings, adapters, clock=clock, http=http or LazyTransport(), wall_clock=wall_clock
+        settings,
+        adapters,
+        clock=clock,
+        http=http or LazyTransport(),
+        wall_clock=wall_clock,
+        kill_switch_changes=kill_switch_changes,
     )
 
 

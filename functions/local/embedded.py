@@ -3,6 +3,7 @@ and an in-process timer heap. No moto, no AWS client on the request or delivery 
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,6 +28,7 @@ from functions.local.pump import Periodic
 from functions.local.timetravel import ManualClock, TimeTravel
 from functions.local.worker_processes import (
     Scratch,
+    SharedCounter,
     WorkerProcesses,
     WorkerSpec,
     WriteLock,
@@ -102,12 +104,7 @@ class EmbeddedServer:
         if manual is not None and self.processes:
             raise ValueError("a manual clock moves only in its own process: no worker processes")
         clock = manual or utc_now
-        settings = Settings(
-            dev_mode=True,
-            allowed_hosts=self.allowed_hosts,
-            # One server in several processes: a switch set through any holds in all at once.
-            kill_switch_cache_seconds=0 if self.processes else Settings.kill_switch_cache_seconds,
-        )
+        settings = Settings(dev_mode=True, allowed_hosts=self.allowed_hosts)
         worker_processes, db, scratch = self._open(settings)
         # Deliveries elsewhere: the heap's own workers only pass due wake-ups on.
         timers = LocalTimers(workers=2 if worker_processes else self.workers, clock=clock)
@@ -115,7 +112,13 @@ class EmbeddedServer:
         # A transport per request in flight (its docstring); plain http without h11's cost.
         client = LazyTransport(make=plain_http_first)
         graph = wiring.build(
-            settings, adapters, http=client, clock=clock, wall_clock=utc_now if manual else None
+            settings,
+            adapters,
+            http=client,
+            clock=clock,
+            wall_clock=utc_now if manual else None,
+            # One server in several processes: a switch set through any holds in all at once.
+            kill_switch_changes=worker_processes.kill_switch_changes if worker_processes else None,
         )
         if manual is not None:
             graph.time_travel = TimeTravel(clock=manual, timers=timers)
@@ -174,6 +177,7 @@ class EmbeddedServer:
             settings=settings,
             threads=self.workers,
             log_level=self.log_level,
+            kill_switch_changes=SharedCounter(multiprocessing.get_context("spawn")),
         )
         worker_processes = WorkerProcesses(spec, processes=self.processes)
         try:

@@ -12,22 +12,32 @@ from functions.domain.killswitches import SwitchedOffError, blocking, validate_s
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from functions.ports import KillSwitch, KillSwitchStore
+    from functions.ports import ChangeCounter, KillSwitch, KillSwitchStore
 
 
 @dataclass
 class KillSwitches:
     """The switches that are on, read at most every `cache_seconds` per execution environment
     (a read per publish would cost as much as the publish); a switch set through this instance
-    takes effect here at once."""
+    takes effect here at once. With `changes` (several processes on one store), the cache holds
+    exactly as long as that counter stays put, and every change here moves it."""
 
     store: KillSwitchStore
     clock: Clock
     cache_seconds: float = 5.0
+    changes: ChangeCounter | None = None
     _cached: dict[str, KillSwitch] | None = None
     _read_at: datetime | None = None
+    _seen: int | None = None
 
     def current(self) -> dict[str, KillSwitch]:
+        if self.changes is not None:
+            # Read before the store: a change committed after this read moves it again.
+            seen = self.changes.read()
+            if self._cached is None or seen != self._seen:
+                self._cached = {s.scope: s for s in self.store.all()}
+                self._seen = seen
+            return self._cached
         now = self.clock()
         stale = self._read_at is None or (now - self._read_at).total_seconds() > self.cache_seconds
         if self._cached is None or stale:
@@ -66,12 +76,18 @@ class KillSwitches:
 
     def turn_on(self, scope: str, *, reason: str | None) -> None:
         self.store.turn_on(validate_scope(scope), reason=reason, now=self.clock())
-        self._cached = None
+        self._changed()
 
     def turn_off(self, scope: str) -> bool:
         turned = self.store.turn_off(validate_scope(scope))
-        self._cached = None
+        self._changed()
         return turned
+
+    def _changed(self) -> None:
+        # After the store has the change, so whoever sees the counter move reads it.
+        if self.changes is not None:
+            self.changes.bump()
+        self._cached = None
 
     def view(self) -> list[dict[str, Any]]:
         return [
