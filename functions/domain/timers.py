@@ -19,7 +19,9 @@ STEP = "step"
 EARLY_TOLERANCE = timedelta(seconds=1)
 
 
-@dataclass(frozen=True)
+# Slots: the embedded engine's timer heap holds one per pending wake-up, and a __dict__ each
+# was about 300 bytes of 350 (30 MB at 100,000 pending).
+@dataclass(frozen=True, slots=True)
 class TimerPayload:
     """What to wake (`kind` + `target_id`) and when it is due."""
 
