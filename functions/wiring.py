@@ -242,6 +242,18 @@ class Graph:
             return self.schedule_service.fire(payload).value
         return self.dispatcher.handle(payload).value
 
+    def warm(self) -> None:
+        """Build every service, and import what they would import at first use, now: for a
+        long-lived server (`duetime dev`), whose first burst should not wait on imports. A
+        Lambda function never calls this; its cold start is what laziness saves."""
+        from functions.domain import cron, signing
+
+        for name, value in vars(type(self)).items():
+            if isinstance(value, _Service):
+                getattr(self, name)
+        signing.preload()
+        cron.preload()
+
     def signer(self) -> Signer:
         """A signer over the current keys (they rotate), dated by the wall clock."""
         from functions.domain.signing import Signer

@@ -32,6 +32,12 @@ from functions.domain.errors import ValidationError
 if TYPE_CHECKING:
     from croniter import croniter
 
+
+def preload() -> None:
+    """Import croniter now (a long-lived server); otherwise it loads at the first cron."""
+    import croniter  # noqa: F401, PLC0415
+
+
 FIELD = "Upstash-Cron"
 _NAMES = ("minute", "hour", "day-of-month", "month", "day-of-week")
 _RANGES = ("0-59", "0-23", "1-31", "1-12 or jan-dec", "0-7 or sun-sat")

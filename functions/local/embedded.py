@@ -122,6 +122,11 @@ class EmbeddedServer:
         )
         if manual is not None:
             graph.time_travel = TimeTravel(clock=manual, timers=timers)
+        # A server pays at start what a Lambda function defers to first use (the transport
+        # only where deliveries leave from this process).
+        graph.warm()
+        if worker_processes is None:
+            client.warm()
         wiring.install(graph)
         # Imported once the graph is installed: the handler module builds its resolver once.
         from functions.handlers import schedule  # noqa: PLC0415

@@ -363,12 +363,13 @@ def _guest_graph(spec: WorkerSpec, report: Callable[..., None]) -> tuple[Any, An
     adapters = sqlite_adapters(
         db, timers=ForwardedTimers(report), keys=spec.keys, tokens=spec.tokens
     )
+    client = LazyTransport(make=plain_http_first)
     graph = wiring.build(
-        spec.settings,
-        adapters,
-        http=LazyTransport(make=plain_http_first),
-        kill_switch_changes=spec.kill_switch_changes,
+        spec.settings, adapters, http=client, kill_switch_changes=spec.kill_switch_changes
     )
+    # Before the first job: a burst's first deliveries should not wait on imports.
+    graph.warm()
+    client.warm()
     return graph, db
 
 

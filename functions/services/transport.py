@@ -69,6 +69,17 @@ class LazyTransport:
             extensions=response.extensions,
         )
 
+    def warm(self) -> None:
+        """Import httpx and build the TLS context now, as a long-lived server may: a Lambda
+        function leaves both to its first send."""
+        import httpx  # noqa: PLC0415
+
+        from functions.services import given_back  # noqa: F401, PLC0415
+
+        with self._lock:
+            if self._tls is None:
+                self._tls = httpx.create_ssl_context()
+
     def close(self) -> None:
         with self._lock:
             idle, self._free = self._free, []
