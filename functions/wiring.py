@@ -72,6 +72,17 @@ class _Service(Generic[T]):
         return built[self._name]  # type: ignore[no-any-return]
 
 
+def _limits(graph: Graph) -> PublishLimits:
+    from functions.domain.publish import PublishLimits
+
+    settings = graph.settings
+    return PublishLimits(
+        max_body_bytes=settings.max_body_bytes,
+        default_retries=settings.default_retries,
+        allowed_hosts=settings.allowed_hosts,
+    )
+
+
 def _kill_switches(graph: Graph) -> KillSwitches:
     from functions.services.killswitches import KillSwitches
 
@@ -212,6 +223,8 @@ class Graph:
         default_factory=threading.RLock, init=False, repr=False, compare=False
     )
 
+    # One instance for the message and schedule services, as every other collaborator.
+    limits = _Service(_limits)
     kill_switches = _Service(_kill_switches)
     topic_service = _Service(_topic_service)
     queue_service = _Service(_queue_service)
@@ -259,16 +272,6 @@ class Graph:
         from functions.domain.signing import Signer
 
         return Signer(self.adapters.keys.signing_keys(), signed_at=self.wall_clock)
-
-    @property
-    def limits(self) -> PublishLimits:
-        from functions.domain.publish import PublishLimits
-
-        return PublishLimits(
-            max_body_bytes=self.settings.max_body_bytes,
-            default_retries=self.settings.default_retries,
-            allowed_hosts=self.settings.allowed_hosts,
-        )
 
 
 def build(

@@ -72,13 +72,10 @@ class LazyTransport:
     def warm(self) -> None:
         """Import httpx and build the TLS context now, as a long-lived server may: a Lambda
         function leaves both to its first send."""
-        import httpx  # noqa: PLC0415
-
         from functions.services import given_back  # noqa: F401, PLC0415
 
         with self._lock:
-            if self._tls is None:
-                self._tls = httpx.create_ssl_context()
+            self._tls_context()
 
     def close(self) -> None:
         with self._lock:
@@ -94,10 +91,16 @@ class LazyTransport:
             if self._free:
                 # The most recently given back: its connections are the warmest.
                 return self._free.pop(), self._generation
-            if self._tls is None:
-                self._tls = httpx.create_ssl_context()
             make = self._make or (lambda tls: httpx.HTTPTransport(verify=tls))
-            return make(self._tls), self._generation
+            return make(self._tls_context()), self._generation
+
+    def _tls_context(self) -> ssl.SSLContext:
+        """The one TLS context every transport shares, made once (call with the lock held)."""
+        import httpx  # noqa: PLC0415
+
+        if self._tls is None:
+            self._tls = httpx.create_ssl_context()
+        return self._tls
 
     def _give_back(self, transport: httpx.BaseTransport, generation: int) -> None:
         with self._lock:
